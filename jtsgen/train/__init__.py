@@ -1,0 +1,32 @@
+"""Compiled training core: jitted/fused steps, fit loop, checkpoints, ensembles, sharding."""
+
+from jtsgen.train.ensemble import fit_ensemble, init_replicas, make_ensemble_fused_steps
+from jtsgen.train.loop import FitResult, TrainingDiverged, fit
+from jtsgen.train.parallel import data_mesh, make_sharded_train_step, replicate, shard_batch
+from jtsgen.train.step import (
+    create_state,
+    make_fused_fn,
+    make_fused_steps,
+    make_step_fn,
+    make_train_step,
+    sample_rows,
+)
+
+__all__ = [
+    "FitResult",
+    "TrainingDiverged",
+    "create_state",
+    "data_mesh",
+    "fit",
+    "fit_ensemble",
+    "init_replicas",
+    "make_ensemble_fused_steps",
+    "make_fused_fn",
+    "make_fused_steps",
+    "make_sharded_train_step",
+    "make_step_fn",
+    "make_train_step",
+    "replicate",
+    "sample_rows",
+    "shard_batch",
+]

@@ -1,0 +1,53 @@
+"""Shared command line of the experiments: ``--profile``, ``--workdir``, ``--config.k=v``.
+
+Each experiment module defines ``get_config(profile)`` and ``run(config, workdir)``
+and calls :func:`main` from its ``__main__`` block. ``run`` is importable, so tests
+call it with the ``smoke`` profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jtsgen.config import PROFILES, apply_overrides, check_profile, save_config
+from jtsgen.errors import InputError
+
+
+def parse_args(name: str, argv: list[str] | None) -> tuple[str, Path, list[str]]:
+    """Returns ``(profile, workdir, overrides)``; overrides are the ``--config.*`` args."""
+    parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}")
+    parser.add_argument("--profile", default="quick", help=f"one of {PROFILES} (default quick)")
+    parser.add_argument("--workdir", default=f"runs/{name}", help="where results are written")
+    args, rest = parser.parse_known_args(argv)
+    return check_profile(args.profile), Path(args.workdir), rest
+
+
+def prepare_workdir(config: Any, workdir: str | Path) -> Path:
+    """Creates ``workdir`` and writes the resolved config as ``config.json``."""
+    workdir = Path(workdir)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(str(workdir), f"cannot create the work directory ({e.strerror})") from None
+    save_config(config, workdir / "config.json")
+    return workdir
+
+
+def main(
+    name: str,
+    get_config: Callable[[str], Any],
+    run: Callable[[Any, Path], dict],
+    argv: list[str] | None = None,
+) -> dict:
+    """Parses the command line, runs the experiment, prints a one-line error on bad input."""
+    try:
+        profile, workdir, overrides = parse_args(name, argv)
+        config = apply_overrides(get_config(profile), overrides)
+        return run(config, workdir)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

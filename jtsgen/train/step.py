@@ -1,0 +1,94 @@
+"""The compiled training step: ``(state, batch, key) -> (state, metrics)``.
+
+A model family supplies one pure loss ``loss_fn(params, batch, key) -> (loss,
+metrics)``. From it we build
+
+* :func:`make_step_fn` — the pure step (not jitted), for composition with
+  ``vmap`` (ensembles) or ``lax.scan`` (step fusion);
+* :func:`make_train_step` — that step under ``jax.jit`` with the state donated;
+* :func:`make_fused_steps` — ``k`` steps in one ``lax.scan`` inside one jit, each
+  step drawing its own batch on device from the full training array, so a
+  k-step call costs one dispatch.
+
+RNG is deterministic by step: the step key is ``fold_in(key, state.step)``, and a
+fused step draws its batch from ``fold_in(batch_key, state.step)``. Re-running
+from a checkpoint at step s therefore replays steps s, s+1, ... exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+
+LossFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
+Sampler = Callable[[jax.Array, Any], Any]
+
+
+def create_state(params: Any, tx: optax.GradientTransformation) -> TrainState:
+    """A fresh :class:`TrainState` (step, params, opt_state) for ``params``."""
+    return TrainState.create(apply_fn=None, params=params, tx=tx)
+
+
+def make_step_fn(loss_fn: LossFn) -> Callable[[TrainState, Any, jax.Array], tuple]:
+    """Pure step: gradients of ``loss_fn`` at ``fold_in(key, state.step)``, one update."""
+
+    def step(state: TrainState, batch: Any, key: jax.Array):
+        step_key = jax.random.fold_in(key, state.step)
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params, batch, step_key
+        )
+        state = state.apply_gradients(grads=grads)
+        metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), **aux}
+        return state, metrics
+
+    return step
+
+
+def make_train_step(loss_fn: LossFn, *, donate: bool = True):
+    """Jitted ``(state, batch, key) -> (state, metrics)``; the input state is donated."""
+    return jax.jit(make_step_fn(loss_fn), donate_argnums=(0,) if donate else ())
+
+
+def sample_rows(batch_size: int) -> Sampler:
+    """Sampler drawing ``batch_size`` rows (with replacement) from every leaf of ``data``.
+
+    ``data`` is a pytree of arrays sharing their leading dimension ``N``.
+    """
+
+    def sample(key: jax.Array, data: Any) -> Any:
+        n = jax.tree.leaves(data)[0].shape[0]
+        idx = jax.random.randint(key, (batch_size,), 0, n)
+        return jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data)
+
+    return sample
+
+
+def make_fused_fn(loss_fn: LossFn, sampler: Sampler, num_steps: int):
+    """Pure ``(state, data, key) -> (state, metrics_k)``: ``num_steps`` steps in a scan.
+
+    ``key`` is the run's training key; the batch key and the step key are derived
+    from it and folded with the step counter, so the result does not depend on
+    how steps are grouped into calls. ``metrics_k`` leaves have leading dim k.
+    """
+    step = make_step_fn(loss_fn)
+
+    def fused(state: TrainState, data: Any, key: jax.Array):
+        batch_key, step_key = jax.random.split(key)
+
+        def body(state, _):
+            batch = sampler(jax.random.fold_in(batch_key, state.step), data)
+            return step(state, batch, step_key)
+
+        return jax.lax.scan(body, state, None, length=num_steps)
+
+    return fused
+
+
+def make_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps: int, *, donate: bool = True):
+    """Jitted :func:`make_fused_fn` with the state donated."""
+    return jax.jit(make_fused_fn(loss_fn, sampler, num_steps), donate_argnums=(0,) if donate else ())

@@ -1,0 +1,153 @@
+"""Specification of the compiled training core (issue: Foundation)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jtsgen.data.sines import make_sines
+from jtsgen.models import lstm_vae
+from jtsgen.train import (
+    TrainingDiverged,
+    create_state,
+    fit,
+    fit_ensemble,
+    init_replicas,
+    make_step_fn,
+    make_train_step,
+    sample_rows,
+)
+
+SMALL = lstm_vae.LSTMVAEConfig(seq_len=24, hidden=8, latent=2, unroll=1)
+
+
+def _sines(n=64, length=24, seed=0):
+    return jnp.asarray(make_sines(n, seed, length=length, freq_range=(0.0, 0.1)).x_btc)
+
+
+def _state(cfg=SMALL, seed=0, lr=1e-2):
+    return create_state(lstm_vae.init_params(jax.random.key(seed), cfg), optax.adam(lr))
+
+
+def test_lstm_vae_loss_falls_over_200_steps_on_sines():
+    cfg = lstm_vae.LSTMVAEConfig(seq_len=240)
+    x = jnp.asarray(make_sines(256, 0, freq_range=(0.0, 0.1)).x_btc)
+    state = create_state(lstm_vae.init_params(jax.random.key(0), cfg), optax.adam(3e-3))
+    out = fit(state, x, jax.random.key(1), loss_fn=lstm_vae.make_loss_fn(cfg),
+              sampler=sample_rows(16), num_steps=200, steps_per_call=50, progress=False)
+    loss = np.asarray(out.history["loss"])
+    assert loss.shape == (200,)
+    assert loss[-20:].mean() < 0.8 * loss[:20].mean()
+
+
+def test_train_step_compiles_once():
+    loss_fn = lstm_vae.make_loss_fn(SMALL)
+    step = make_step_fn(loss_fn)
+    traced = chex.assert_max_traces(step, n=1)
+    jitted = jax.jit(traced, donate_argnums=(0,))
+    state, x = _state(), _sines()
+    for i in range(4):
+        state, metrics = jitted(state, x[i * 8:(i + 1) * 8], jax.random.key(0))
+    assert int(state.step) == 4
+    assert np.isfinite(float(metrics["loss"]))
+
+
+def test_step_key_is_folded_with_the_step_counter():
+    step = make_train_step(lstm_vae.make_loss_fn(SMALL), donate=False)
+    state, x = _state(), _sines()[:8]
+    _, m1 = step(state, x, jax.random.key(0))
+    _, m2 = step(state.replace(step=state.step + 1), x, jax.random.key(0))
+    _, m3 = step(state, x, jax.random.key(0))
+    assert float(m1["loss"]) == float(m3["loss"])
+    assert float(m1["loss"]) != float(m2["loss"])
+
+
+def test_killed_run_resumes_to_the_same_parameters(tmp_path):
+    loss_fn, x, key = lstm_vae.make_loss_fn(SMALL), _sines(), jax.random.key(3)
+    kwargs = dict(loss_fn=loss_fn, sampler=sample_rows(8), num_steps=60, steps_per_call=10,
+                  progress=False)
+    full = fit(_state(), x, key, **kwargs)
+    ckpt = tmp_path / "ckpt"
+    first = fit(_state(), x, key, checkpoint_dir=ckpt, checkpoint_every=20, stop_after=30, **kwargs)
+    assert int(first.state.step) == 30
+    resumed = fit(_state(), x, key, checkpoint_dir=ckpt, checkpoint_every=20, **kwargs)
+    assert resumed.resumed_from == 30
+    assert len(resumed.history["loss"]) == 60
+    chex.assert_trees_all_close(resumed.state.params, full.state.params, atol=1e-6, rtol=0)
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    base = lstm_vae.make_loss_fn(SMALL)
+
+    def poisoned(params, batch, key):
+        loss, aux = base(params, batch, key)
+        return loss + jnp.where(batch[0, 0, 0] > 10.0, jnp.nan, 0.0), aux
+
+    x = np.asarray(_sines())
+    x_bad = x.copy()
+    x_bad[:, 0, 0] = 100.0  # every batch drawn from x_bad is poisoned
+    ckpt = tmp_path / "ckpt"
+    fit(_state(), jnp.asarray(x), jax.random.key(0), loss_fn=poisoned, sampler=sample_rows(8),
+        num_steps=20, steps_per_call=10, checkpoint_dir=ckpt, progress=False)
+    with pytest.raises(TrainingDiverged, match=r"non-finite at step 20.*checkpoint: step 20"):
+        fit(_state(), jnp.asarray(x_bad), jax.random.key(0), loss_fn=poisoned,
+            sampler=sample_rows(8), num_steps=40, steps_per_call=10, checkpoint_dir=ckpt,
+            progress=False)
+    assert sorted(int(p.name) for p in ckpt.iterdir() if p.name.isdigit()) == [20]
+
+
+def test_vmapped_ensemble_equals_separate_runs():
+    loss_fn, x = lstm_vae.make_loss_fn(SMALL), _sines()
+    seeds = jnp.arange(4)
+    init = lambda k: create_state(lstm_vae.init_params(k, SMALL), optax.adam(1e-2))  # noqa: E731
+    init_keys = jax.vmap(jax.random.key)(seeds)
+    train_keys = jax.vmap(lambda s: jax.random.key(s + 100))(seeds)
+    states, hist = fit_ensemble(init_replicas(init, init_keys), x, train_keys, loss_fn=loss_fn,
+                                sampler=sample_rows(8), num_steps=20, steps_per_call=10)
+    assert hist["loss"].shape == (4, 20)
+    for r in range(4):
+        single = fit(init(jax.random.key(r)), x, jax.random.key(r + 100), loss_fn=loss_fn,
+                     sampler=sample_rows(8), num_steps=20, steps_per_call=10, progress=False)
+        replica = jax.tree.map(lambda a, r=r: a[r], states.params)
+        chex.assert_trees_all_close(replica, single.state.params, atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(hist["loss"][r], single.history["loss"], rtol=1e-5)
+
+
+SHARDED = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np, optax
+    from jtsgen.models import lstm_vae
+    from jtsgen.train import create_state, make_train_step, data_mesh, replicate, shard_batch
+    from jtsgen.train import make_sharded_train_step
+    assert jax.device_count() == 8, jax.devices()
+    cfg = lstm_vae.LSTMVAEConfig(seq_len=24, hidden=8, latent=2, unroll=1)
+    loss_fn = lstm_vae.make_loss_fn(cfg)
+    x = jax.random.normal(jax.random.key(0), (32, 24, 1))
+    state = create_state(lstm_vae.init_params(jax.random.key(1), cfg), optax.adam(1e-2))
+    single = make_train_step(loss_fn, donate=False)
+    mesh = data_mesh()
+    sharded = make_sharded_train_step(loss_fn, mesh, donate=False)
+    s1, s8 = state, replicate(state, mesh)
+    for i in range(3):
+        s1, m1 = single(s1, x, jax.random.key(2))
+        s8, m8 = sharded(s8, shard_batch(x, mesh), jax.random.key(2))
+        np.testing.assert_allclose(float(m1["loss"]), float(m8["loss"]), rtol=1e-5, atol=1e-5)
+    print("OK", float(m1["loss"]), float(m8["loss"]))
+""")
+
+
+def test_sharded_step_over_8_devices_matches_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("OK")
