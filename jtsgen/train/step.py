@@ -91,4 +91,5 @@ def make_fused_fn(loss_fn: LossFn, sampler: Sampler, num_steps: int):
 
 def make_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps: int, *, donate: bool = True):
     """Jitted :func:`make_fused_fn` with the state donated."""
-    return jax.jit(make_fused_fn(loss_fn, sampler, num_steps), donate_argnums=(0,) if donate else ())
+    fused = make_fused_fn(loss_fn, sampler, num_steps)
+    return jax.jit(fused, donate_argnums=(0,) if donate else ())

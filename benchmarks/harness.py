@@ -1,0 +1,261 @@
+"""Shared utilities for the benchmark scripts: timing, machine facts, reports.
+
+Every benchmark times the post-compilation steady state of a zero-argument
+callable (the caller makes it block, e.g. by wrapping ``jax.block_until_ready``),
+prints a table and writes one JSON report with the keys ``machine``,
+``versions``, ``config``, ``rows`` and ``summary``.
+
+This module never imports torch; :func:`versions` only asks for its version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jtsgen.errors import InputError
+
+PROFILES = ("tiny", "full")
+
+
+def _relative_spread(times_s: Sequence[float]) -> float:
+    """Interquartile range divided by the median (0 for a single sample)."""
+    if len(times_s) < 2:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(times_s, n=4, method="inclusive")
+    median = statistics.median(times_s)
+    return (q3 - q1) / median if median > 0 else 0.0
+
+
+def time_fn(
+    fn: Callable[[], Any],
+    *,
+    min_repeats: int = 5,
+    max_repeats: int = 50,
+    target_rel_spread: float = 0.05,
+    min_time_s: float = 0.2,
+    warmup: int = 1,
+    max_time_s: float | None = None,
+) -> dict[str, float | int]:
+    """Time the steady state of ``fn`` (a zero-argument callable that blocks).
+
+    ``warmup`` calls run first and are not counted (they absorb compilation).
+    Then ``fn`` is called repeatedly, one timing per call, until at least
+    ``min_repeats`` calls and ``min_time_s`` seconds of measured time have
+    passed *and* the relative spread (IQR / median) is at most
+    ``target_rel_spread``; or until ``max_repeats`` calls (or, if given,
+    ``max_time_s`` seconds of measured time) are reached, whichever is first.
+
+    Returns:
+      dict with ``median_s``, ``mean_s``, ``std_s`` (sample std, 0 for one
+      call), ``min_s``, ``n`` (timed calls), ``spread`` (IQR / median) and
+      ``converged`` (1 if the spread target was met, else 0).
+    """
+    if min_repeats < 1:
+        raise InputError("min_repeats", f"must be >= 1, got {min_repeats}")
+    if max_repeats < min_repeats:
+        raise InputError(
+            "max_repeats", f"must be >= min_repeats ({min_repeats}), got {max_repeats}"
+        )
+    if warmup < 0:
+        raise InputError("warmup", f"must be >= 0, got {warmup}")
+    for _ in range(warmup):
+        fn()
+    times_s: list[float] = []
+    total_s = 0.0
+    converged = False
+    while len(times_s) < max_repeats:
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        times_s.append(elapsed)
+        total_s += elapsed
+        if len(times_s) >= min_repeats and total_s >= min_time_s:
+            if _relative_spread(times_s) <= target_rel_spread:
+                converged = True
+                break
+        if max_time_s is not None and total_s >= max_time_s and len(times_s) >= min_repeats:
+            break
+    n = len(times_s)
+    return {
+        "median_s": statistics.median(times_s),
+        "mean_s": statistics.fmean(times_s),
+        "std_s": statistics.stdev(times_s) if n > 1 else 0.0,
+        "min_s": min(times_s),
+        "n": n,
+        "spread": _relative_spread(times_s),
+        "converged": int(converged),
+    }
+
+
+def time_compile(fn: Callable[[], Any]) -> float:
+    """Wall-clock seconds of one call of ``fn``: call it first to time compilation."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_gib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 2)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def machine_info() -> dict[str, Any]:
+    """Facts about the machine: platform, CPU model, cores, memory, JAX devices."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_usable": usable,
+        "memory_gib": _memory_gib(),
+    }
+    try:
+        import jax
+
+        info["jax_backend"] = jax.default_backend()
+        info["jax_devices"] = [str(d) for d in jax.devices()]
+    except Exception as e:  # report, never fail, on a broken install
+        info["jax_backend"] = f"unavailable ({type(e).__name__})"
+        info["jax_devices"] = []
+    return info
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the numerical stack; "not installed" where absent."""
+    out = {"python": sys.version.split()[0]}
+    for name in ("jax", "jaxlib", "flax", "optax", "numpy", "torch"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _to_jsonable(obj: Any) -> Any:
+    """Fallback for json.dump: numpy scalars/arrays, paths, dataclass-like objects."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: getattr(obj, k) for k in obj.__dataclass_fields__}
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_report(
+    path: str | os.PathLike,
+    *,
+    config: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    summary: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Write the benchmark report as JSON, atomically; returns the written dict.
+
+    Parent directories are created. The file is written to a temporary file in
+    the same directory and moved into place with ``os.replace``, so a reader
+    never sees a half-written report. NaN/inf values are written as null.
+    """
+    path = Path(path)
+    report = {
+        "machine": machine_info(),
+        "versions": versions(),
+        "config": dict(config),
+        "rows": [dict(r) for r in rows],
+        "summary": dict(summary),
+    }
+    text = json.dumps(_finite(report), indent=2, default=_to_jsonable, allow_nan=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return report
+
+
+def _finite(obj: Any) -> Any:
+    """Replace non-finite floats by None, recursively (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """Render ``rows`` as a Markdown table with the given column keys."""
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
+    out = [line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(row) for row in cells]
+    return "\n".join(out)
+
+
+def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Print ``rows`` as a Markdown table (missing keys print empty)."""
+    print(format_table(rows, columns), flush=True)
+
+
+def base_argparser(name: str) -> argparse.ArgumentParser:
+    """Argument parser shared by benchmarks: ``--profile tiny|full`` and ``--out FILE``."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}")
+    parser.add_argument(
+        "--profile", choices=PROFILES, default="full",
+        help="problem sizes: tiny (seconds, for tests) or full (default)",
+    )
+    parser.add_argument(
+        "--out", default=os.path.join("runs", "bench", f"{name}.json"),
+        help="JSON report path (default: %(default)s)",
+    )
+    return parser

@@ -1,0 +1,121 @@
+"""Specification of the benchmark harness (benchmarks/harness.py); needs no torch."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import pytest
+
+from benchmarks import harness
+from jtsgen.errors import InputError
+
+
+def _cheap():
+    return sum(range(200))
+
+
+def test_time_fn_returns_sane_statistics():
+    calls = []
+
+    def fn():
+        calls.append(1)
+        return _cheap()
+
+    res = harness.time_fn(fn, min_repeats=5, max_repeats=20, min_time_s=0.0, warmup=2)
+    assert set(res) >= {"median_s", "mean_s", "std_s", "n", "spread"}
+    assert 5 <= res["n"] <= 20
+    assert len(calls) == res["n"] + 2  # warm-up calls are made but not counted
+    assert 0 < res["median_s"] < 0.1
+    assert res["mean_s"] > 0 and res["std_s"] >= 0 and res["spread"] >= 0
+    assert res["min_s"] <= res["median_s"]
+
+
+def test_time_fn_stops_at_max_repeats_when_spread_target_is_unreachable():
+    res = harness.time_fn(_cheap, min_repeats=3, max_repeats=7, target_rel_spread=-1.0,
+                          min_time_s=0.0)
+    assert res["n"] == 7
+    assert res["converged"] == 0
+
+
+def test_time_fn_keeps_going_until_min_time():
+    res = harness.time_fn(_cheap, min_repeats=1, max_repeats=10_000, target_rel_spread=10.0,
+                          min_time_s=0.02)
+    assert res["n"] * res["mean_s"] >= 0.02
+    assert res["converged"] == 1
+
+
+def test_time_fn_rejects_bad_repeat_counts():
+    with pytest.raises(InputError, match="max_repeats"):
+        harness.time_fn(_cheap, min_repeats=5, max_repeats=2)
+    with pytest.raises(InputError, match="min_repeats"):
+        harness.time_fn(_cheap, min_repeats=0)
+
+
+def test_time_compile_times_one_call():
+    calls = []
+    seconds = harness.time_compile(lambda: calls.append(1))
+    assert calls == [1]
+    assert 0 <= seconds < 1
+
+
+def test_write_report_round_trips_and_creates_parents(tmp_path):
+    path = tmp_path / "nested" / "dir" / "bench.json"
+    rows = [{"name": "a", "median_s": 0.5, "ratio": float("nan")}, {"name": "b", "n": 3}]
+    harness.write_report(path, config={"profile": "tiny"}, rows=rows,
+                         summary={"speedup": 2.5})
+    data = json.loads(path.read_text())
+    assert set(data) == {"machine", "versions", "config", "rows", "summary"}
+    assert data["config"] == {"profile": "tiny"}
+    assert data["rows"][0]["median_s"] == 0.5 and data["rows"][0]["ratio"] is None
+    assert data["rows"][1] == {"name": "b", "n": 3}
+    assert data["summary"] == {"speedup": 2.5}
+    assert data["machine"]["cpu_count"] >= 1
+    assert data["versions"]["python"] == sys.version.split()[0]
+    assert [p.name for p in path.parent.iterdir()] == ["bench.json"]  # no temp file left
+
+
+def test_write_report_overwrites_atomically(tmp_path):
+    path = tmp_path / "r.json"
+    harness.write_report(path, config={}, rows=[], summary={"v": 1})
+    harness.write_report(path, config={}, rows=[], summary={"v": 2})
+    assert json.loads(path.read_text())["summary"] == {"v": 2}
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_versions_and_machine_info_cover_the_stack():
+    v = harness.versions()
+    for name in ("python", "jax", "jaxlib", "flax", "optax", "numpy", "torch"):
+        assert isinstance(v[name], str) and v[name]
+    info = harness.machine_info()
+    assert info["cpu_model"] and info["platform"]
+    assert info["jax_backend"] == "cpu" or info["jax_devices"]
+
+
+def test_print_table_is_markdown(capsys):
+    harness.print_table([{"name": "x", "t": math.pi}, {"name": "longer"}], ["name", "t"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split("|")[1].strip() == "name"
+    assert set(lines[1]) <= {"|", "-"}
+    assert "3.142" in lines[2]
+    assert len(lines) == 4 and len({len(line) for line in lines}) == 1
+
+
+def test_base_argparser_defaults_and_choices():
+    parser = harness.base_argparser("lstm_vae")
+    args = parser.parse_args([])
+    assert args.profile == "full"
+    assert args.out.replace("\\", "/") == "runs/bench/lstm_vae.json"
+    args = parser.parse_args(["--profile", "tiny", "--out", "x.json"])
+    assert (args.profile, args.out) == ("tiny", "x.json")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--profile", "huge"])
+
+
+def test_harness_does_not_import_torch():
+    import subprocess
+
+    code = ("import sys, benchmarks.harness, benchmarks.reference as r; "
+            "r.torch_available(); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
