@@ -1,0 +1,276 @@
+"""C-GATS: two-stage conditional VAE for labelled anomalous time series (paper Section 3).
+
+Stage 1 (Algorithm 1): draw Y^A ~ p(Y^A), occlude normal windows X^N at the labelled
+steps, and train encoder θ + decoder ψ on pairs (X̃, X^N) with the ELBO.
+Stage 2 (Algorithm 2): freeze θ; occlude anomalous windows X^A at their own labels,
+encode to z, and train the conditional decoder φ with −log p(X^A | z, Y^A).
+Generation: ``generate(key, labels_bt)`` with z ~ N(0, I), or z from θ applied to a
+given (occluded) series; the output carries its labels.
+
+Ablations (config ``variant``): ``"cgats"`` (the method), ``"cvae"`` (end-to-end
+CVAE on anomalous windows, no stage 1: Table 10), and ``cond_at="first"``
+(condition at the first decoder layer: Table 11).
+
+Losses (per window, averaged over the batch, divided by T for scale):
+  stage 1: ``sum_tc (x - x̂)^2 + kl_weight * KL(q(z|X̃) || N(0, I))``;
+  stage 2: Gaussian NLL ``0.5 * sum_tc (logvar + (x - mean)^2 / exp(logvar))``;
+  cvae: the stage-2 NLL + ``kl_weight * KL`` with the encoder trained jointly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jtsgen.errors import InputError
+from jtsgen.models.cgats_labels import (
+    LabelModel,
+    check_labels,
+    fit_label_model,
+    occlude,
+    sample_labels,
+)
+from jtsgen.models.cgats_nets import AnomalyDecoder, Encoder, NormalDecoder, sample_anomaly_decoder
+from jtsgen.train import create_state, fit, sample_rows
+
+VARIANTS = ("cgats", "cvae")
+
+
+@dataclasses.dataclass(frozen=True)
+class CGATSConfig:
+    """Static configuration (paper: 32/64 units, latent 16, Adam 1e-3)."""
+
+    seq_len: int = 240
+    channels: int = 1
+    hidden: tuple[int, int] = (32, 64)
+    latent: int = 16
+    head_hidden: int = 64
+    kl_weight: float = 1.0
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    stage1_steps: int = 1000
+    stage2_steps: int = 1000
+    steps_per_call: int = 50
+    variant: str = "cgats"
+    cond_at: str = "last"
+    unroll: int = 2
+    min_logvar: float = -7.0
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.cond_at not in ("first", "last"):
+            raise ValueError(f"cond_at must be 'first' or 'last', got {self.cond_at!r}")
+
+
+def _nets(c: CGATSConfig):
+    enc = Encoder(c.hidden, c.latent, unroll=c.unroll)
+    dec1 = NormalDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll)
+    dec2 = AnomalyDecoder(c.hidden, c.channels, c.head_hidden, c.cond_at, unroll=c.unroll)
+    return enc, dec1, dec2
+
+
+def _kl_b(mu, logvar):
+    return 0.5 * jnp.sum(mu**2 + jnp.exp(logvar) - 1.0 - logvar, axis=-1)
+
+
+def _reparam(key, mu, logvar):
+    return mu + jnp.exp(0.5 * logvar) * jax.random.normal(key, mu.shape, mu.dtype)
+
+
+def _nll_b(x, mean, logvar, min_logvar):
+    logvar = jnp.maximum(logvar, min_logvar)
+    return 0.5 * jnp.sum(logvar + (x - mean) ** 2 / jnp.exp(logvar), axis=(1, 2))
+
+
+def stage1_loss_fn(c: CGATSConfig):
+    """``(params{enc,dec1}, (x_normal_btc, y_occl_bt), key) -> (loss, metrics)``."""
+    enc, dec1, _ = _nets(c)
+
+    def loss_fn(params, batch, key):
+        x, y = batch
+        mu, logvar = enc.apply({"params": params["enc"]}, occlude(x, y))
+        recon = dec1.apply({"params": params["dec1"]}, _reparam(key, mu, logvar))
+        rec_b = jnp.sum((recon - x) ** 2, axis=(1, 2))
+        kl_b = _kl_b(mu, logvar)
+        loss = jnp.mean(rec_b + c.kl_weight * kl_b) / c.seq_len
+        return loss, {"recon": jnp.mean(rec_b) / c.seq_len, "kl": jnp.mean(kl_b)}
+
+    return loss_fn
+
+
+def stage2_loss_fn(c: CGATSConfig, enc_params: Any | None):
+    """``(params, (x_anom_btc, y_bt), key) -> (loss, metrics)``.
+
+    For ``variant="cgats"`` ``params`` is the decoder φ only and the encoder is frozen
+    at ``enc_params``; for ``"cvae"`` ``params = {enc, dec2}`` trained jointly.
+    """
+    enc, _, dec2 = _nets(c)
+
+    def loss_fn(params, batch, key):
+        x, y = batch
+        if c.variant == "cgats":
+            mu, logvar = enc.apply({"params": jax.lax.stop_gradient(enc_params)}, occlude(x, y))
+            dec_params, kl = params, 0.0
+        else:
+            mu, logvar = enc.apply({"params": params["enc"]}, occlude(x, y))
+            dec_params, kl = params["dec2"], jnp.mean(_kl_b(mu, logvar))
+        mean, dlogvar = dec2.apply({"params": dec_params}, _reparam(key, mu, logvar), x, y)
+        nll = jnp.mean(_nll_b(x, mean, dlogvar, c.min_logvar))
+        return (nll + c.kl_weight * kl) / c.seq_len, {"nll": nll / c.seq_len, "kl": kl}
+
+    return loss_fn
+
+
+def _stage1_sampler(batch_size: int, label_model: LabelModel):
+    rows = sample_rows(batch_size)
+
+    def sample(key, x_normal):
+        k1, k2 = jax.random.split(key)
+        return rows(k1, x_normal), sample_labels(label_model, k2, batch_size)
+
+    return sample
+
+
+@dataclasses.dataclass
+class CGATS:
+    """A C-GATS generator: ``fit`` it on windows, then ``generate`` labelled anomalies."""
+
+    config: CGATSConfig
+    label_model: LabelModel | None = None
+    enc_params: Any = None
+    dec_params: Any = None
+    history: dict = dataclasses.field(default_factory=dict)
+
+    def fit(self, key, x_btc, y_bt, *, checkpoint_dir: str | Path | None = None,
+            progress: bool = True) -> CGATS:
+        """Trains on windows ``x_btc [N, T, C]`` with labels ``y_bt [N, T]``.
+
+        Windows without anomalies are the normal set X^N (stage 1); windows with
+        anomalies are (X^A, Y^A) (stage 2 and the label model). Checkpoints go to
+        ``checkpoint_dir/stage1`` and ``/stage2``; re-running resumes.
+        """
+        k1, k2 = jax.random.split(key)
+        if self.config.variant == "cgats":
+            self.fit_stage1(k1, x_btc, y_bt, checkpoint_dir=checkpoint_dir, progress=progress)
+        return self.fit_stage2(k2, x_btc, y_bt, checkpoint_dir=checkpoint_dir, progress=progress)
+
+    def _check(self, x_btc, y_bt):
+        c = self.config
+        x = np.asarray(x_btc, np.float32)
+        if x.ndim != 3 or x.shape[1:] != (c.seq_len, c.channels):
+            raise InputError("x_btc", f"expected [N, {c.seq_len}, {c.channels}], got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise InputError("x_btc", "contains NaN or inf")
+        y = check_labels(y_bt, c.seq_len, source="y_bt")
+        if y.shape[0] != x.shape[0]:
+            raise InputError("y_bt", f"{y.shape[0]} label vectors for {x.shape[0]} series")
+        anomalous = y.max(axis=1) > 0
+        if anomalous.sum() == 0:
+            raise InputError("y_bt", "no anomalous windows: C-GATS needs labelled anomalies")
+        self.label_model = fit_label_model(y[anomalous])
+        return x, y, anomalous
+
+    def _common(self, progress):
+        c = self.config
+        return dict(steps_per_call=c.steps_per_call, progress=progress,
+                    checkpoint_every=max(c.steps_per_call, 500))
+
+    def fit_stage1(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True) -> CGATS:
+        """Algorithm 1: encoder θ + decoder ψ on occluded normal windows."""
+        c = self.config
+        x, _, anomalous = self._check(x_btc, y_bt)
+        if anomalous.all():
+            raise InputError("y_bt", "no normal windows: stage 1 needs anomaly-free windows")
+        enc, dec1, _ = _nets(c)
+        k_enc, k_dec, k_train = jax.random.split(key, 3)
+        params = {"enc": enc.init(k_enc, jnp.zeros((1, c.seq_len, c.channels)))["params"],
+                  "dec1": dec1.init(k_dec, jnp.zeros((1, c.latent)))["params"]}
+        r = fit(create_state(params, optax.adam(c.learning_rate)), jnp.asarray(x[~anomalous]),
+                k_train, loss_fn=stage1_loss_fn(c),
+                sampler=_stage1_sampler(c.batch_size, self.label_model),
+                num_steps=c.stage1_steps, desc="c-gats stage 1",
+                checkpoint_dir=Path(checkpoint_dir) / "stage1" if checkpoint_dir else None,
+                **self._common(progress))
+        self.enc_params = r.state.params["enc"]
+        self.history["stage1"] = r.history
+        return self
+
+    def fit_stage2(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True) -> CGATS:
+        """Algorithm 2 (encoder frozen), or the end-to-end CVAE for ``variant="cvae"``."""
+        c = self.config
+        x, y, anomalous = self._check(x_btc, y_bt)
+        enc, _, dec2 = _nets(c)
+        k_enc, k_dec, k_train = jax.random.split(key, 3)
+        x0 = jnp.zeros((1, c.seq_len, c.channels))
+        dec_p = dec2.init(k_dec, jnp.zeros((1, c.latent)), x0, jnp.zeros((1, c.seq_len)))
+        if c.variant == "cgats":
+            if self.enc_params is None:
+                raise InputError("CGATS.fit_stage2", "stage 1 has not been trained")
+            params = dec_p["params"]
+        else:
+            params = {"enc": enc.init(k_enc, x0)["params"], "dec2": dec_p["params"]}
+        data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]))
+        r = fit(create_state(params, optax.adam(c.learning_rate)), data, k_train,
+                loss_fn=stage2_loss_fn(c, self.enc_params), sampler=sample_rows(c.batch_size),
+                num_steps=c.stage2_steps, desc=f"{c.variant} stage 2",
+                checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
+                **self._common(progress))
+        self.history["stage2"] = r.history
+        if c.variant == "cgats":
+            self.dec_params = r.state.params
+        else:
+            self.enc_params, self.dec_params = r.state.params["enc"], r.state.params["dec2"]
+        return self
+
+    def _require_trained(self):
+        if self.dec_params is None:
+            raise InputError("CGATS.generate", "the model is not trained; call fit() first")
+
+    def encode(self, key, x_btc, y_bt) -> jax.Array:
+        """z ~ q(z | X̃) for series ``x_btc`` occluded at ``y_bt``: ``[B, latent]``."""
+        self._require_trained()
+        enc, _, _ = _nets(self.config)
+        mu, logvar = enc.apply({"params": self.enc_params},
+                               occlude(jnp.asarray(x_btc), jnp.asarray(y_bt)))
+        return _reparam(key, mu, logvar)
+
+    def sample_labels(self, key, n: int) -> np.ndarray:
+        """``n`` label vectors from the fitted label model p(Y^A)."""
+        self._require_trained()
+        return np.asarray(sample_labels(self.label_model, key, n))
+
+    def generate(self, key, labels_bt, *, z_bd=None, temperature: float = 1.0):
+        """Generates ``(x_btc, y_bt)`` for label vectors ``[B, T]`` (or one ``[T]``).
+
+        ``z_bd`` defaults to draws from N(0, I); pass :meth:`encode` output to keep the
+        normal pattern of given series. The same ``key`` with different labels uses
+        the same z and noise, so outputs differ only through the labels.
+        """
+        self._require_trained()
+        c = self.config
+        y = check_labels(labels_bt, c.seq_len, source="labels_bt")
+        kz, kn = jax.random.split(key)
+        if z_bd is None:
+            z_bd = jax.random.normal(kz, (y.shape[0], c.latent), jnp.float32)
+        elif np.shape(z_bd) != (y.shape[0], c.latent):
+            raise InputError("z_bd", f"expected shape {(y.shape[0], c.latent)}, "
+                                     f"got {np.shape(z_bd)}")
+        noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
+        x = _sample_jit(self.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), noise,
+                        float(temperature))
+        return np.asarray(x), y
+
+
+def _sample(params, c: CGATSConfig, z, y, noise, temperature):
+    _, _, dec2 = _nets(c)
+    return sample_anomaly_decoder(params, dec2, z, y, noise, temperature)
+
+
+_sample_jit = jax.jit(_sample, static_argnums=(1,))

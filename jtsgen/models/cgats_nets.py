@@ -1,0 +1,136 @@
+"""C-GATS networks: occluded-series encoder, stage-1 decoder, stage-2 conditional decoder.
+
+Encoder θ: two stacked LSTMs (32, 64 units) over the occluded series X̃, the final
+hidden state -> ``mu``, ``logvar`` (latent 16): a diagonal Gaussian posterior.
+
+Stage-1 decoder ψ: ``zc = tanh(W z)`` repeated over time -> LSTM(32) -> LSTM(64) ->
+linear readout: reconstructs X^N from z.
+
+Stage-2 decoder φ: the same two LSTMs, autoregressive in X (teacher forced in
+training: the input at step t is ``[zc, x_{t-1}]``), and a per-step head
+``Dense(64) -> ReLU -> Dense(2C)`` giving the mean and log-variance of a Gaussian
+over ``x_t``. The label Y^A enters at the last layer (the head) by default, or at
+the first LSTM's input (``cond_at="first"``, the paper's Table 11 ablation).
+Feeding back X lets a sampled anomaly keep its direction: a level shift drawn
+upwards at its first step stays up.
+
+Shapes: ``x_btc [B, T, C]``, ``y_bt [B, T]``, ``z_bd [B, 16]``.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jtsgen.nn.lstm import LSTM, Dense, lstm_gates
+
+
+class Encoder(nn.Module):
+    """``x_btc`` -> ``(mu_bd, logvar_bd)``."""
+
+    hidden: tuple[int, int]
+    latent: int
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, x_btc):
+        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(x_btc)
+        _, (h_bh, _) = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
+        return Dense(self.latent, name="fc_mu")(h_bh), Dense(self.latent, name="fc_logvar")(h_bh)
+
+
+class NormalDecoder(nn.Module):
+    """Stage-1 decoder ψ: ``z_bd`` -> reconstruction ``[B, T, C]``."""
+
+    hidden: tuple[int, int]
+    channels: int
+    seq_len: int
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, z_bd):
+        zc = jnp.tanh(Dense(self.hidden[0], name="fc_z")(z_bd))
+        u = jnp.broadcast_to(zc[:, None], (zc.shape[0], self.seq_len, zc.shape[1]))
+        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(u)
+        h2, _ = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
+        return Dense(self.channels, name="out")(h2)
+
+
+class AnomalyDecoder(nn.Module):
+    """Stage-2 decoder φ, teacher forced: ``(z_bd, x_btc, y_bt)`` -> ``(mean, logvar)``."""
+
+    hidden: tuple[int, int]
+    channels: int
+    head_hidden: int = 64
+    cond_at: str = "last"
+    unroll: int = 1
+
+    def setup(self):
+        self.fc_z = Dense(self.hidden[0])
+        self.lstm1 = LSTM(self.hidden[0], unroll=self.unroll)
+        self.lstm2 = LSTM(self.hidden[1], unroll=self.unroll)
+        self.head1 = Dense(self.head_hidden)
+        self.head2 = Dense(self.channels * 2)
+
+    def __call__(self, z_bd, x_btc, y_bt):
+        b, t, _ = x_btc.shape
+        zc = jnp.tanh(self.fc_z(z_bd))
+        x_prev = jnp.concatenate([jnp.zeros_like(x_btc[:, :1]), x_btc[:, :-1]], axis=1)
+        u = [jnp.broadcast_to(zc[:, None], (b, t, zc.shape[1])), x_prev]
+        if self.cond_at == "first":
+            u.append(y_bt[..., None])
+        h1, _ = self.lstm1(jnp.concatenate(u, -1))
+        h2, _ = self.lstm2(h1)
+        return self.head(h2, y_bt)
+
+    def head(self, h2, y):
+        """Per-step output ``(mean, logvar)`` from the top hidden state (and y if last)."""
+        if self.cond_at == "last":
+            h2 = jnp.concatenate([h2, y[..., None]], axis=-1)
+        out = self.head2(jax.nn.relu(self.head1(h2)))
+        return out[..., : self.channels], out[..., self.channels:]
+
+
+def sample_anomaly_decoder(
+    params,
+    dec: AnomalyDecoder,
+    z_bd: jax.Array,
+    y_bt: jax.Array,
+    noise_btc: jax.Array,
+    temperature: float = 1.0,
+) -> jax.Array:
+    """Ancestral sampling from φ: one ``lax.scan`` over time, own samples fed back.
+
+    The part of the first LSTM's input projection that depends only on z (and y)
+    is computed for all steps before the scan. Returns ``x_btc``.
+    """
+    p = params
+    c = dec.channels
+    h1n, h2n = dec.hidden
+    zc = jnp.tanh(z_bd @ p["fc_z"]["kernel"] + p["fc_z"]["bias"])
+    w1 = p["lstm1"]["w_ih"]
+    w_z, w_x = w1[: zc.shape[1]], w1[zc.shape[1]: zc.shape[1] + c]
+    base_tb = (zc @ w_z + p["lstm1"]["b"])[None]  # [1, B, 4H]
+    if dec.cond_at == "first":
+        base_tb = base_tb + jnp.swapaxes(y_bt, 0, 1)[..., None] * w1[-1]
+    else:
+        base_tb = jnp.broadcast_to(base_tb, (y_bt.shape[1], *base_tb.shape[1:]))
+    b = z_bd.shape[0]
+    init = (jnp.zeros((b, h1n)), jnp.zeros((b, h1n)), jnp.zeros((b, h2n)), jnp.zeros((b, h2n)),
+            jnp.zeros((b, c)))
+
+    def step(carry, inputs):
+        h1, c1, h2, c2, x_prev = carry
+        base_b4h, y_b, eps_bc = inputs
+        h1, c1 = lstm_gates(base_b4h + x_prev @ w_x + h1 @ p["lstm1"]["w_hh"], c1)
+        pre2 = h1 @ p["lstm2"]["w_ih"] + h2 @ p["lstm2"]["w_hh"] + p["lstm2"]["b"]
+        h2, c2 = lstm_gates(pre2, c2)
+        mean, logvar = dec.apply({"params": params}, h2, y_b, method=AnomalyDecoder.head)
+        x = mean + temperature * jnp.exp(0.5 * logvar) * eps_bc
+        return (h1, c1, h2, c2, x), x
+
+    xs = (base_tb, jnp.swapaxes(y_bt, 0, 1), jnp.swapaxes(noise_btc, 0, 1))
+    _, x_tbc = lax.scan(step, init, xs)
+    return jnp.swapaxes(x_tbc, 0, 1)

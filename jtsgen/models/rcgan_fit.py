@@ -1,0 +1,134 @@
+"""Host loop for RCGAN: fused compiled GAN steps, NaN guard, Orbax resume.
+
+The same contract as :func:`jtsgen.train.fit`, for a :class:`~jtsgen.models.rcgan.GANState`
+(whose step is several optimiser updates, so it cannot use ``fit`` itself):
+``steps_per_call`` GAN steps run in one jitted ``lax.scan``; every step draws its
+``n_critic`` real batches on device from ``fold_in(batch_key, state.step)``, so a
+re-run resumed from a checkpoint replays the remaining steps exactly. Checkpoints
+use :mod:`jtsgen.train.checkpoint`; a non-finite metric stops training with
+:class:`jtsgen.train.TrainingDiverged` and the bad state is never written.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from jtsgen.errors import InputError
+from jtsgen.models.rcgan import GANState, RCGANConfig, make_train_step
+from jtsgen.train import FitResult, TrainingDiverged, checkpoint, sample_rows
+
+
+def critic_batches(batch_size: int, n_critic: int):
+    """Sampler ``(key, (x_ntc, y_nt)) -> (x [n_critic, B, T, C], y [n_critic, B, T])``."""
+    rows = sample_rows(batch_size * n_critic)
+
+    def sample(key: jax.Array, data: Any):
+        return jax.tree.map(lambda a: a.reshape(n_critic, batch_size, *a.shape[1:]),
+                            rows(key, data))
+
+    return sample
+
+
+def make_fused_fn(config: RCGANConfig, batch_size: int, num_steps: int):
+    """Pure ``(state, data, key) -> (state, metrics_k)``: ``num_steps`` GAN steps in a scan."""
+    step = make_train_step(config)
+    sampler = critic_batches(batch_size, config.n_critic)
+
+    def fused(state: GANState, data: Any, key: jax.Array):
+        batch_key, step_key = jax.random.split(key)
+
+        def body(state, _):
+            return step(state, sampler(jax.random.fold_in(batch_key, state.step), data), step_key)
+
+        return jax.lax.scan(body, state, None, length=num_steps)
+
+    return fused
+
+
+@functools.lru_cache(maxsize=16)
+def compiled_fused(config: RCGANConfig, batch_size: int, num_steps: int):
+    """Jitted :func:`make_fused_fn` (state donated), cached so repeated fits compile once."""
+    return jax.jit(make_fused_fn(config, batch_size, num_steps), donate_argnums=(0,))
+
+
+def _check_data(data: Any, config: RCGANConfig, batch_size: int) -> None:
+    ok = isinstance(data, (tuple, list)) and len(data) == 2
+    if ok:
+        x, y = data
+        want = (config.seq_len, config.channels)
+        ok = x.ndim == 3 and x.shape[1:] == want and y.shape == x.shape[:2] and len(x) > 0
+    if not ok:
+        raise InputError("data", f"expected (x [N, {config.seq_len}, {config.channels}], "
+                                 f"y [N, {config.seq_len}]) with N > 0")
+    if batch_size < 1 or batch_size % config.pac:
+        raise InputError("batch_size", f"must be a positive multiple of pac ({config.pac}), "
+                                       f"got {batch_size}")
+
+
+def fit(
+    state: GANState,
+    data: tuple[jax.Array, jax.Array],
+    key: jax.Array,
+    *,
+    config: RCGANConfig,
+    batch_size: int,
+    num_steps: int,
+    steps_per_call: int = 10,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    keep: int = 2,
+    progress: bool = True,
+    desc: str = "rcgan",
+    stop_after: int | None = None,
+) -> FitResult:
+    """Trains until ``state.step == num_steps`` GAN steps (each ``n_critic`` + 1 updates).
+
+    ``data = (x_ntc [N, T, C], y_nt [N, T])`` on device. Other arguments as in
+    :func:`jtsgen.train.fit`. History keys: ``loss`` (critic), ``d_loss``,
+    ``wasserstein``, ``gp``, ``g_loss``, one float per GAN step.
+    """
+    _check_data(data, config, batch_size)
+    mngr = checkpoint.manager(checkpoint_dir, keep=keep) if checkpoint_dir else None
+    history: dict[str, list[float]] = {}
+    resumed_from = None
+    if mngr is not None:
+        restored = checkpoint.restore_latest(mngr, state)
+        if restored is not None:
+            state, history = restored
+            resumed_from = int(state.step)
+    step, last_saved = int(state.step), resumed_from
+    end = num_steps if stop_after is None else min(num_steps, stop_after)
+    bar = tqdm(total=num_steps, initial=step, desc=desc, disable=not progress, leave=False)
+    try:
+        while step < end:
+            k = min(steps_per_call, end - step)
+            state, metrics = compiled_fused(config, batch_size, k)(state, data, key)
+            metrics = jax.tree.map(np.asarray, metrics)
+            finite = np.all([np.isfinite(v) for v in metrics.values()], axis=0)
+            if not np.all(finite):
+                bad = step + int(np.argmax(~finite))
+                where = f"step {last_saved}" if last_saved is not None else "none written"
+                raise TrainingDiverged(
+                    f"{desc}: a loss became non-finite at step {bad}; last good checkpoint: "
+                    f"{where}. Lower the learning rate or check the input data for NaN/inf.")
+            for name, values in metrics.items():
+                history.setdefault(name, []).extend(float(v) for v in np.ravel(values))
+            step += k
+            bar.update(k)
+            bar.set_postfix(d=f"{float(metrics['d_loss'][-1]):.3f}",
+                            g=f"{float(metrics['g_loss'][-1]):.3f}")
+            due = checkpoint_every and step % checkpoint_every < k
+            if mngr is not None and (due or step == end):
+                checkpoint.save(mngr, step, state, history)
+                last_saved = step
+    finally:
+        bar.close()
+        if mngr is not None:
+            mngr.close()
+    return FitResult(state=state, history=history, resumed_from=resumed_from)

@@ -1,0 +1,175 @@
+"""Specification of C-GATS: label model, occlusion, two-stage training, generation."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jtsgen.data.sines import make_sines
+from jtsgen.errors import InputError
+from jtsgen.models.cgats import CGATS, CGATSConfig, _nets
+from jtsgen.models.cgats_labels import (
+    fit_label_model,
+    label_vector,
+    occlude,
+    sample_labels,
+    segments_of,
+)
+
+T = 32
+SMOKE = CGATSConfig(seq_len=T, hidden=(8, 16), latent=4, head_hidden=16, batch_size=32,
+                    stage1_steps=40, stage2_steps=300, steps_per_call=20, learning_rate=1e-2,
+                    unroll=1)
+
+
+def _data(n=600, seed=0):
+    d = make_sines(n, seed, length=T, freq_range=(0.0, 0.1), kinds=("point",),
+                   point_length=(1, 1), point_magnitude=3.0)
+    return d.x_btc, d.y_bt
+
+
+@pytest.fixture(scope="module")
+def trained():
+    x, y = _data()
+    return CGATS(SMOKE).fit(jax.random.key(0), x, y, progress=False)
+
+
+def test_occlusion_zeroes_exactly_the_labelled_points():
+    x = jax.random.normal(jax.random.key(0), (3, 10, 2)) + 5.0
+    y = jnp.zeros((3, 10)).at[0, 3].set(1).at[2, 5:8].set(1)
+    xo = occlude(x, y)
+    assert bool(jnp.all((xo == 0) == (y[..., None] == 1)))
+    assert bool(jnp.all(jnp.where(y[..., None] == 1, True, xo == x)))
+
+
+def test_label_model_samples_segments_seen_in_training():
+    y = np.zeros((4, 50), np.float32)
+    y[0, 10:13] = 1  # length 3
+    y[1, 40] = 1  # length 1
+    y[2, 5:10] = 1  # length 5 ...
+    y[2, 30] = 1  # ... and a second segment
+    model = fit_label_model(y[:3])
+    assert sorted(np.asarray(model.lengths).tolist()) == [1, 1, 3, 5]
+    assert sorted(np.asarray(model.counts).tolist()) == [1, 1, 2]
+    samples = np.asarray(sample_labels(model, jax.random.key(0), 200))
+    assert samples.shape == (200, 50) and set(np.unique(samples)) <= {0.0, 1.0}
+    for row in samples:
+        segs = segments_of(row)
+        assert 1 <= len(segs) <= 2
+    assert samples.sum(1).max() <= 10 and samples.sum(1).min() >= 1
+
+
+def test_explicit_label_vectors():
+    y = label_vector(240, segments=[(100, 141)], points=[30, 180])
+    assert y.sum() == 43 and y[100] == y[140] == y[30] == y[180] == 1 and y[141] == 0
+    with pytest.raises(InputError, match="segments"):
+        label_vector(240, segments=[(200, 300)])
+
+
+def test_network_shapes():
+    enc, dec1, dec2 = _nets(SMOKE)
+    x, y = jnp.zeros((5, T, 1)), jnp.zeros((5, T))
+    pe = enc.init(jax.random.key(0), x)["params"]
+    mu, logvar = enc.apply({"params": pe}, x)
+    assert mu.shape == logvar.shape == (5, 4)
+    p1 = dec1.init(jax.random.key(1), mu)["params"]
+    assert dec1.apply({"params": p1}, mu).shape == (5, T, 1)
+    p2 = dec2.init(jax.random.key(2), mu, x, y)["params"]
+    mean, lv = dec2.apply({"params": p2}, mu, x, y)
+    assert mean.shape == lv.shape == (5, T, 1)
+
+
+def test_stage2_leaves_encoder_parameters_bit_identical():
+    x, y = _data(200)
+    cfg = dataclasses.replace(SMOKE, stage1_steps=20, stage2_steps=20)
+    model = CGATS(cfg).fit_stage1(jax.random.key(0), x, y, progress=False)
+    before = jax.tree.map(np.array, model.enc_params)
+    model.fit_stage2(jax.random.key(1), x, y, progress=False)
+    after = jax.tree.map(np.array, model.enc_params)
+    for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True):
+        assert np.array_equal(a, b)
+    assert model.history["stage2"]["loss"][-1] != model.history["stage2"]["loss"][0]
+
+
+def test_stage2_loss_falls(trained):
+    loss = np.asarray(trained.history["stage2"]["loss"])
+    assert loss[-20:].mean() < loss[:20].mean() - 0.3
+
+
+def test_generation_has_shape_and_carries_its_labels(trained):
+    y = np.stack([label_vector(T, points=[5]), label_vector(T, segments=[(10, 20)])])
+    x, y_out = trained.generate(jax.random.key(0), y)
+    assert x.shape == (2, T, 1) and np.array_equal(y_out, y)
+    z = trained.encode(jax.random.key(1), x, y)
+    assert z.shape == (2, 4)
+    x2, _ = trained.generate(jax.random.key(0), y, z_bd=z)
+    assert x2.shape == (2, T, 1)
+
+
+def test_a_single_labelled_point_changes_the_output_most_at_that_point(trained):
+    hits = 0
+    for i, p in enumerate((6, 12, 20, 26)):
+        y = label_vector(T, points=[p])[None]
+        key = jax.random.key(10 + i)
+        xa, _ = trained.generate(key, y)
+        xn, _ = trained.generate(key, np.zeros_like(y))
+        hits += int(np.argmax(np.abs(xa - xn)[0, :, 0]) == p)
+    assert hits >= 3
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros((2, T + 1)), "length"),
+    (np.full((1, T), 0.5), "0 or 1"),
+])
+def test_bad_label_vectors_are_rejected(trained, labels, message):
+    with pytest.raises(InputError, match=message):
+        trained.generate(jax.random.key(0), labels)
+
+
+def test_generate_before_training_is_an_error():
+    with pytest.raises(InputError, match="not trained"):
+        CGATS(SMOKE).generate(jax.random.key(0), np.zeros((1, T)))
+
+
+def test_ablations_train_and_generate():
+    x, y = _data(200)
+    for cfg in (dataclasses.replace(SMOKE, variant="cvae", stage2_steps=20),
+                dataclasses.replace(SMOKE, cond_at="first", stage1_steps=20, stage2_steps=20)):
+        model = CGATS(cfg).fit(jax.random.key(0), x, y, progress=False)
+        out, _ = model.generate(jax.random.key(1), label_vector(T, points=[3]))
+        assert out.shape == (1, T, 1) and np.all(np.isfinite(out))
+
+
+def test_multivariate_input_works():
+    d = make_sines(120, 1, length=T, freq_range=(0.0, 0.1))
+    x = np.concatenate([d.x_btc, -d.x_btc], axis=-1)
+    cfg = dataclasses.replace(SMOKE, channels=2, stage1_steps=20, stage2_steps=20)
+    model = CGATS(cfg).fit(jax.random.key(0), x, d.y_bt, progress=False)
+    out, _ = model.generate(jax.random.key(1), d.y_bt[:3])
+    assert out.shape == (3, T, 2)
+
+
+def test_orbax_resume_reaches_the_uninterrupted_parameters(tmp_path):
+    x, y = _data(200)
+    cfg = dataclasses.replace(SMOKE, stage1_steps=20, stage2_steps=40)
+    full = CGATS(cfg).fit(jax.random.key(0), x, y, progress=False)
+    short = dataclasses.replace(cfg, stage2_steps=20)
+    CGATS(short).fit(jax.random.key(0), x, y, checkpoint_dir=tmp_path, progress=False)
+    resumed = CGATS(cfg).fit(jax.random.key(0), x, y, checkpoint_dir=tmp_path, progress=False)
+    for a, b in zip(jax.tree.leaves(full.dec_params), jax.tree.leaves(resumed.dec_params),
+                    strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_bad_training_input_is_rejected():
+    x, y = _data(50)
+    x = x.copy()
+    x[3, 4, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        CGATS(SMOKE).fit(jax.random.key(0), x, y, progress=False)
+    with pytest.raises(InputError, match="x_btc"):
+        CGATS(SMOKE).fit(jax.random.key(0), x[:, :10], y, progress=False)
