@@ -20,6 +20,7 @@ Losses (per window, averaged over the batch, divided by T for scale):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ class CGATSConfig:
             raise ValueError(f"cond_at must be 'first' or 'last', got {self.cond_at!r}")
 
 
+@functools.cache
 def _nets(c: CGATSConfig):
     enc = Encoder(c.hidden, c.latent, unroll=c.unroll)
     dec1 = NormalDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll)
@@ -89,6 +91,7 @@ def _nll_b(x, mean, logvar, min_logvar):
     return 0.5 * jnp.sum(logvar + (x - mean) ** 2 / jnp.exp(logvar), axis=(1, 2))
 
 
+@functools.cache
 def stage1_loss_fn(c: CGATSConfig):
     """``(params{enc,dec1}, (x_normal_btc, y_occl_bt), key) -> (loss, metrics)``."""
     enc, dec1, _ = _nets(c)
@@ -105,16 +108,18 @@ def stage1_loss_fn(c: CGATSConfig):
     return loss_fn
 
 
-def stage2_loss_fn(c: CGATSConfig, enc_params: Any | None):
-    """``(params, (x_anom_btc, y_bt), key) -> (loss, metrics)``.
+@functools.cache
+def stage2_loss_fn(c: CGATSConfig):
+    """``(params, (x_anom_btc, y_bt, enc_params), key) -> (loss, metrics)``.
 
     For ``variant="cgats"`` ``params`` is the decoder φ only and the encoder is frozen
-    at ``enc_params``; for ``"cvae"`` ``params = {enc, dec2}`` trained jointly.
+    at the ``enc_params`` carried in the batch (no gradient reaches it); for
+    ``"cvae"`` ``params = {enc, dec2}`` are trained jointly and the batch holds None.
     """
     enc, _, dec2 = _nets(c)
 
     def loss_fn(params, batch, key):
-        x, y = batch
+        x, y, enc_params = batch
         if c.variant == "cgats":
             mu, logvar = enc.apply({"params": jax.lax.stop_gradient(enc_params)}, occlude(x, y))
             dec_params, kl = params, 0.0
@@ -128,12 +133,29 @@ def stage2_loss_fn(c: CGATSConfig, enc_params: Any | None):
     return loss_fn
 
 
-def _stage1_sampler(batch_size: int, label_model: LabelModel):
+@functools.cache
+def _stage1_sampler(batch_size: int, seq_len: int, max_segments: int):
+    """``(key, (x_normal, label model arrays)) -> (x_batch, y_occlusion_batch)``."""
     rows = sample_rows(batch_size)
 
-    def sample(key, x_normal):
+    def sample(key, data):
+        x_normal, (counts, starts, lengths) = data
+        model = LabelModel(counts, starts, lengths, seq_len, max_segments)
         k1, k2 = jax.random.split(key)
-        return rows(k1, x_normal), sample_labels(label_model, k2, batch_size)
+        return rows(k1, x_normal), sample_labels(model, k2, batch_size)
+
+    return sample
+
+
+@functools.cache
+def _stage2_sampler(batch_size: int):
+    """``(key, (x_anom, y_anom, enc_params)) -> (x_batch, y_batch, enc_params)``."""
+    rows = sample_rows(batch_size)
+
+    def sample(key, data):
+        x, y, enc_params = data
+        xb, yb = rows(key, (x, y))
+        return xb, yb, enc_params
 
     return sample
 
@@ -192,9 +214,11 @@ class CGATS:
         k_enc, k_dec, k_train = jax.random.split(key, 3)
         params = {"enc": enc.init(k_enc, jnp.zeros((1, c.seq_len, c.channels)))["params"],
                   "dec1": dec1.init(k_dec, jnp.zeros((1, c.latent)))["params"]}
-        r = fit(create_state(params, optax.adam(c.learning_rate)), jnp.asarray(x[~anomalous]),
+        lm = self.label_model
+        data = (jnp.asarray(x[~anomalous]), (lm.counts, lm.starts, lm.lengths))
+        r = fit(create_state(params, optax.adam(c.learning_rate)), data,
                 k_train, loss_fn=stage1_loss_fn(c),
-                sampler=_stage1_sampler(c.batch_size, self.label_model),
+                sampler=_stage1_sampler(c.batch_size, lm.seq_len, lm.max_segments),
                 num_steps=c.stage1_steps, desc="c-gats stage 1",
                 checkpoint_dir=Path(checkpoint_dir) / "stage1" if checkpoint_dir else None,
                 **self._common(progress))
@@ -216,9 +240,9 @@ class CGATS:
             params = dec_p["params"]
         else:
             params = {"enc": enc.init(k_enc, x0)["params"], "dec2": dec_p["params"]}
-        data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]))
+        data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), self.enc_params)
         r = fit(create_state(params, optax.adam(c.learning_rate)), data, k_train,
-                loss_fn=stage2_loss_fn(c, self.enc_params), sampler=sample_rows(c.batch_size),
+                loss_fn=stage2_loss_fn(c), sampler=_stage2_sampler(c.batch_size),
                 num_steps=c.stage2_steps, desc=f"{c.variant} stage 2",
                 checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
                 **self._common(progress))

@@ -86,7 +86,7 @@ def check_labels(y: object, seq_len: int | None = None, source: str = "labels") 
     if y.ndim != 2:
         raise InputError(source, f"expected label vectors [batch, time], got shape {y.shape}")
     if seq_len is not None and y.shape[1] != seq_len:
-        raise InputError(source, f"label vectors have length {y.shape[1]}, the model needs {seq_len}")
+        raise InputError(source, f"label vectors have length {y.shape[1]}, expected {seq_len}")
     if not np.all((y == 0) | (y == 1)):
         raise InputError(source, "label values must be 0 or 1")
     return y

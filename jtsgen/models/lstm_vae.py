@@ -18,6 +18,7 @@ Shapes: ``x_btc [B, T, C]``, ``z_bd [B, latent]``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import flax.linen as nn
 import jax
@@ -104,6 +105,7 @@ def kl_mean(mu: jax.Array, logvar: jax.Array) -> jax.Array:
     return -0.5 * jnp.mean(1.0 + logvar - mu**2 - jnp.exp(logvar))
 
 
+@functools.cache
 def make_loss_fn(config: LSTMVAEConfig):
     """Returns ``loss_fn(params, x_btc, key) -> (loss, metrics)``."""
     model = LSTMVAE(config)

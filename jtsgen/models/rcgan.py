@@ -170,12 +170,20 @@ def init_state(key: jax.Array, config: RCGANConfig) -> GANState:
     noise = jnp.zeros((1, config.seq_len, config.noise_dim), jnp.float32)
     y = jnp.zeros((1, config.seq_len), jnp.float32)
     packed = jnp.zeros((1, config.seq_len, config.pac * (config.channels + 1)), jnp.float32)
-    tx = optax.adam(config.lr, b1=config.b1, b2=config.b2)
+    tx = _adam(config.lr, config.b1, config.b2)
+    zero = lambda: jnp.zeros((), jnp.int32)  # noqa: E731  (strong int32: restored states trace alike)
     return GANState(
-        step=jnp.zeros((), jnp.int32),
-        gen=create_state(gen.init(k_gen, noise, y)["params"], tx),
-        critic=create_state(critic.init(k_critic, packed)["params"], tx),
+        step=zero(),
+        gen=create_state(gen.init(k_gen, noise, y)["params"], tx).replace(step=zero()),
+        critic=create_state(critic.init(k_critic, packed)["params"], tx).replace(step=zero()),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _adam(lr: float, b1: float, b2: float) -> optax.GradientTransformation:
+    # One optimiser object per setting: TrainState keeps it as static pytree metadata,
+    # so fresh states of one config share a treedef and jitted steps compile once.
+    return optax.adam(lr, b1=b1, b2=b2)
 
 
 def make_losses(config: RCGANConfig):

@@ -40,10 +40,20 @@ class FitResult:
     resumed_from: int | None = None
 
 
-def _compiled(cache: dict, loss_fn: LossFn, sampler: Sampler, k: int):
-    if k not in cache:
-        cache[k] = jax.jit(make_fused_fn(loss_fn, sampler, k), donate_argnums=(0,))
-    return cache[k]
+_COMPILED: dict[tuple, Any] = {}
+
+
+def compiled_fused(loss_fn: LossFn, sampler: Sampler, k: int):
+    """The jitted k-step program for ``(loss_fn, sampler)``, shared by every ``fit`` call.
+
+    Keyed on the function objects, so model families that build their loss and
+    sampler once per config (see ``functools.cache`` in the models) compile once
+    per shape for the whole process.
+    """
+    key = (loss_fn, sampler, k)
+    if key not in _COMPILED:
+        _COMPILED[key] = jax.jit(make_fused_fn(loss_fn, sampler, k), donate_argnums=(0,))
+    return _COMPILED[key]
 
 
 def fit(
@@ -85,7 +95,6 @@ def fit(
         if restored is not None:
             state, history = restored
             resumed_from = int(state.step)
-    cache: dict[int, Any] = {}
     step = int(state.step)
     last_saved = resumed_from
     end = num_steps if stop_after is None else min(num_steps, stop_after)
@@ -93,7 +102,7 @@ def fit(
     try:
         while step < end:
             k = min(steps_per_call, end - step)
-            state, metrics = _compiled(cache, loss_fn, sampler, k)(state, data, key)
+            state, metrics = compiled_fused(loss_fn, sampler, k)(state, data, key)
             metrics = jax.tree.map(np.asarray, metrics)
             if not np.all(np.isfinite(metrics["loss"])):
                 bad = step + int(np.argmax(~np.isfinite(metrics["loss"])))

@@ -17,6 +17,7 @@ from a checkpoint at step s therefore replays steps s, s+1, ... exactly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ def make_train_step(loss_fn: LossFn, *, donate: bool = True):
     return jax.jit(make_step_fn(loss_fn), donate_argnums=(0,) if donate else ())
 
 
+@functools.cache
 def sample_rows(batch_size: int) -> Sampler:
     """Sampler drawing ``batch_size`` rows (with replacement) from every leaf of ``data``.
 
