@@ -37,7 +37,6 @@ from jtsgen.models.cgats import CGATS, CGATSConfig
 from jtsgen.models.cgats_labels import label_vector
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     profile: str = "quick"
