@@ -78,6 +78,10 @@ def test_network_shapes():
     assert mu.shape == logvar.shape == (5, 4)
     p1 = dec1.init(jax.random.key(1), mu)["params"]
     assert dec1.apply({"params": p1}, mu).shape == (5, T, 1)
+    _, fourier, _ = _nets(dataclasses.replace(SMOKE, n_freq=3))
+    pf = fourier.init(jax.random.key(1), mu)["params"]
+    assert pf["lstm1"]["w_ih"].shape[0] == 8 + 6  # zc + sin/cos of 3 frequencies
+    assert fourier.apply({"params": pf}, mu).shape == (5, T, 1)
     p2 = dec2.init(jax.random.key(2), mu, x, y)["params"]
     mean, lv = dec2.apply({"params": p2}, mu, x, y)
     assert mean.shape == lv.shape == (5, T, 1)

@@ -62,6 +62,7 @@ class CGATSConfig:
     cond_at: str = "last"
     unroll: int = 2
     min_logvar: float = -7.0
+    n_freq: int = 0
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -73,7 +74,7 @@ class CGATSConfig:
 @functools.cache
 def _nets(c: CGATSConfig):
     enc = Encoder(c.hidden, c.latent, unroll=c.unroll)
-    dec1 = NormalDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll)
+    dec1 = NormalDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll, n_freq=c.n_freq)
     dec2 = AnomalyDecoder(c.hidden, c.channels, c.head_hidden, c.cond_at, unroll=c.unroll)
     return enc, dec1, dec2
 

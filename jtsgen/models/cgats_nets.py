@@ -41,18 +41,33 @@ class Encoder(nn.Module):
         return Dense(self.latent, name="fc_mu")(h_bh), Dense(self.latent, name="fc_logvar")(h_bh)
 
 
+def time_features(seq_len: int, n_freq: int) -> jax.Array:
+    """Fixed Fourier features ``[T, 2 * n_freq]``: sin/cos of (k + 0.5) cycles per window."""
+    t = jnp.arange(seq_len, dtype=jnp.float32)[:, None] / seq_len
+    w = 2 * jnp.pi * (jnp.arange(n_freq, dtype=jnp.float32) + 0.5)
+    return jnp.concatenate([jnp.sin(w * t), jnp.cos(w * t)], axis=-1)
+
+
 class NormalDecoder(nn.Module):
-    """Stage-1 decoder ψ: ``z_bd`` -> reconstruction ``[B, T, C]``."""
+    """Stage-1 decoder ψ: ``z_bd`` -> reconstruction ``[B, T, C]``.
+
+    With ``n_freq > 0`` the LSTM input at step t is ``[zc, fourier_features(t)]``, so
+    the decoder does not have to learn an oscillator from a constant input.
+    """
 
     hidden: tuple[int, int]
     channels: int
     seq_len: int
     unroll: int = 1
+    n_freq: int = 0
 
     @nn.compact
     def __call__(self, z_bd):
         zc = jnp.tanh(Dense(self.hidden[0], name="fc_z")(z_bd))
         u = jnp.broadcast_to(zc[:, None], (zc.shape[0], self.seq_len, zc.shape[1]))
+        if self.n_freq:
+            f = time_features(self.seq_len, self.n_freq)
+            u = jnp.concatenate([u, jnp.broadcast_to(f, (u.shape[0], *f.shape))], axis=-1)
         h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(u)
         h2, _ = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
         return Dense(self.channels, name="out")(h2)
