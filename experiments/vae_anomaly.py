@@ -43,6 +43,8 @@ COLUMNS = ("latent", "window_precision", "window_recall", "window_f1",
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """Experiment config; ``detector.latent`` is replaced by each entry of ``latents``."""
+
     profile: str = "quick"
     seed: int = 0
     n_steps: int = 10_000

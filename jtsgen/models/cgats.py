@@ -27,7 +27,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jtsgen.errors import InputError
 from jtsgen.models.cgats_labels import (
@@ -38,7 +37,7 @@ from jtsgen.models.cgats_labels import (
     sample_labels,
 )
 from jtsgen.models.cgats_nets import AnomalyDecoder, Encoder, NormalDecoder, sample_anomaly_decoder
-from jtsgen.train import create_state, fit, sample_rows
+from jtsgen.train import adam, create_state, fit, sample_rows
 
 VARIANTS = ("cgats", "cvae")
 
@@ -217,7 +216,7 @@ class CGATS:
                   "dec1": dec1.init(k_dec, jnp.zeros((1, c.latent)))["params"]}
         lm = self.label_model
         data = (jnp.asarray(x[~anomalous]), (lm.counts, lm.starts, lm.lengths))
-        r = fit(create_state(params, optax.adam(c.learning_rate)), data,
+        r = fit(create_state(params, adam(c.learning_rate)), data,
                 k_train, loss_fn=stage1_loss_fn(c),
                 sampler=_stage1_sampler(c.batch_size, lm.seq_len, lm.max_segments),
                 num_steps=c.stage1_steps, desc="c-gats stage 1",
@@ -242,7 +241,7 @@ class CGATS:
         else:
             params = {"enc": enc.init(k_enc, x0)["params"], "dec2": dec_p["params"]}
         data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), self.enc_params)
-        r = fit(create_state(params, optax.adam(c.learning_rate)), data, k_train,
+        r = fit(create_state(params, adam(c.learning_rate)), data, k_train,
                 loss_fn=stage2_loss_fn(c), sampler=_stage2_sampler(c.batch_size),
                 num_steps=c.stage2_steps, desc=f"{c.variant} stage 2",
                 checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,

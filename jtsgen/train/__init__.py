@@ -4,6 +4,7 @@ from jtsgen.train.ensemble import fit_ensemble, init_replicas, make_ensemble_fus
 from jtsgen.train.loop import FitResult, TrainingDiverged, fit
 from jtsgen.train.parallel import data_mesh, make_sharded_train_step, replicate, shard_batch
 from jtsgen.train.step import (
+    adam,
     create_state,
     make_fused_fn,
     make_fused_steps,
@@ -13,6 +14,7 @@ from jtsgen.train.step import (
 )
 
 __all__ = [
+    "adam",
     "FitResult",
     "TrainingDiverged",
     "create_state",

@@ -30,6 +30,16 @@ LossFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
 Sampler = Callable[[jax.Array, Any], Any]
 
 
+@functools.cache
+def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999) -> optax.GradientTransformation:
+    """``optax.adam``, one object per setting.
+
+    The optimiser is a static part of the state's tree structure, so reusing the
+    same object lets every ``fit`` with the same model share one compiled program.
+    """
+    return optax.adam(learning_rate, b1=b1, b2=b2)
+
+
 def create_state(params: Any, tx: optax.GradientTransformation) -> TrainState:
     """A fresh :class:`TrainState` (step, params, opt_state) for ``params``."""
     return TrainState.create(apply_fn=None, params=params, tx=tx)

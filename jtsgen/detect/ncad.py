@@ -1,0 +1,229 @@
+"""NCAD: Neural Contextual Anomaly Detection (Carmona et al., IJCAI 2022).
+
+A window of ``L = context + suspect`` steps is embedded twice by the same
+encoder: the whole window (``z_full``) and its first ``context`` steps
+(``z_ctx``). The anomaly score of the window is ``d = ||z_full - z_ctx||_2``;
+``exp(-d)`` is read as the probability that the suspect part is normal, and the
+contextual hypersphere loss is the binary cross-entropy of that probability,
+``(1 - y) * d - y * log(1 - exp(-d))``, with ``y`` = 1 when the suspect part
+holds an anomalous step (soft after mixup). Training batches are augmented on
+device (:mod:`jtsgen.detect.ncad_augment`): point-outlier injection, contextual
+outlier exposure and window mixup.
+
+Encoder: causal dilated TCN (:class:`jtsgen.nn.tcn.TCN`) -> max-pooling over
+the window's steps -> linear embedding. Because the TCN is causal, its per-step
+features are computed once per series and every window is a slice of them
+("rolling context"): the window ending at step ``e`` pools steps
+``e-L+1 .. e`` (full) and ``e-L+1 .. e-suspect`` (context). The series is
+mirrored on the left by ``L - 1`` steps so every step has a full window. Training
+uses the same computation, so all ``T`` windows of a series enter the loss.
+
+Scores: the window ending at ``e`` scores its suspect steps ``e-suspect+1 .. e``;
+the score of step ``t`` is the mean score of the (up to ``suspect``) windows
+whose suspect part covers ``t``. With ``suspect = 1`` the score of step ``t`` is
+the distance of the window ending at ``t``.
+
+Shapes: ``x_btc [B, T, C]``, ``y_bt [B, T]``, scores ``[B, T]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jtsgen.detect import ncad_augment
+from jtsgen.detect.base import Fitted, best_threshold, check_labels, check_series, check_window
+from jtsgen.errors import InputError
+from jtsgen.nn.lstm import Dense
+from jtsgen.nn.tcn import TCN
+from jtsgen.train import create_state, sample_rows
+from jtsgen.train import fit as fit_state
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """NCAD hyper-parameters (static). Defaults were chosen on a validation split of
+    Synthetic Sines training data (``freq_range=(0, 0.1)``)."""
+
+    context: int = 48
+    suspect: int = 1
+    features: int = 32
+    kernel_size: int = 3
+    dilations: tuple[int, ...] = (1, 2, 4, 8)
+    embedding: int = 16
+    batch_size: int = 32
+    num_steps: int = 600
+    steps_per_call: int = 50
+    learning_rate: float = 2e-3
+    pois_prob: float = 0.5
+    pois_points: int = 2
+    pois_magnitude: tuple[float, float] = (1.0, 3.0)
+    coe_prob: float = 0.2
+    coe_length: tuple[int, int] = (1, 20)
+    mixup_prob: float = 0.2
+    mixup_alpha: float = 0.2
+    score_batch: int = 256
+
+    def __post_init__(self):
+        for name in ("context", "suspect", "features", "kernel_size", "embedding",
+                     "batch_size", "num_steps", "steps_per_call", "pois_points", "score_batch"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"config.{name}", f"must be >= 1, got {getattr(self, name)}")
+        for name in ("pois_prob", "coe_prob", "mixup_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise InputError(f"config.{name}", f"must lie in [0, 1], got {getattr(self, name)}")
+        if not 0.0 < self.pois_magnitude[0] <= self.pois_magnitude[1]:
+            raise InputError("config.pois_magnitude", f"need 0 < low <= high, got "
+                             f"{self.pois_magnitude}")
+        if not 1 <= self.coe_length[0] <= self.coe_length[1]:
+            raise InputError("config.coe_length", f"need 1 <= low <= high, got {self.coe_length}")
+        if self.mixup_alpha <= 0 or self.learning_rate <= 0:
+            raise InputError("config", "mixup_alpha and learning_rate must be > 0")
+
+    @property
+    def window(self) -> int:
+        """Window length ``context + suspect``."""
+        return self.context + self.suspect
+
+
+def _sliding_max(h_btd: jax.Array, width: int, count: int) -> jax.Array:
+    """``out[:, j] = max(h[:, j : j + width])`` for ``j < count``: ``[B, count, D]``.
+
+    Sparse-table doubling (``log2(width)`` elementwise maxima of shifted slices):
+    unlike ``lax.reduce_window``, whose gradient is a slow select-and-scatter on
+    CPU, this differentiates as cheaply as it runs.
+    """
+    span, m = 1, h_btd
+    while 2 * span <= width:
+        m = jnp.maximum(m[:, :-span], m[:, span:])
+        span *= 2
+    return jnp.maximum(m[:, :count], m[:, width - span:width - span + count])
+
+
+class NCADNet(nn.Module):
+    """Mirrored series ``[B, L-1+T, C]`` -> ``(z_full, z_ctx)``, each ``[B, T, E]``."""
+
+    config: Config
+
+    @nn.compact
+    def __call__(self, xpad_btc: jax.Array):
+        cfg = self.config
+        length = xpad_btc.shape[1] - (cfg.window - 1)
+        h_btd = TCN(cfg.features, cfg.kernel_size, cfg.dilations, name="tcn")(xpad_btc)
+        full_btd = _sliding_max(h_btd, cfg.window, length)
+        ctx_btd = _sliding_max(h_btd, cfg.context, length)
+        embed = Dense(cfg.embedding, name="embed")
+        return embed(full_btd), embed(ctx_btd)
+
+
+def _pad_left(x_btc: jax.Array, config: Config) -> jax.Array:
+    return jnp.pad(x_btc, ((0, 0), (config.window - 1, 0), (0, 0)), mode="reflect")
+
+
+def window_distances(params, x_btc: jax.Array, config: Config) -> jax.Array:
+    """Distance ``d[b, e]`` of the window ending at step ``e``: ``[B, T]``."""
+    z_full, z_ctx = NCADNet(config).apply(params, _pad_left(x_btc, config))
+    return jnp.sqrt(jnp.sum(jnp.square(z_full - z_ctx), axis=-1) + 1e-8)
+
+
+def window_labels(y_bt: jax.Array, suspect: int) -> jax.Array:
+    """Label of the window ending at ``e``: max of ``y`` over its suspect steps, ``[B, T]``."""
+    return jax.lax.reduce_window(y_bt, 0.0, jax.lax.max, (1, suspect), (1, 1),
+                                 ((0, 0), (suspect - 1, 0)))
+
+
+def step_scores(d_bt: jax.Array, suspect: int) -> jax.Array:
+    """Per-step score: mean distance of the windows whose suspect part covers the step."""
+    length = d_bt.shape[1]
+    total = jax.lax.reduce_window(d_bt, 0.0, jax.lax.add, (1, suspect), (1, 1),
+                                  ((0, 0), (0, suspect - 1)))
+    count_t = jnp.minimum(suspect, length - jnp.arange(length)).astype(d_bt.dtype)
+    return total / count_t
+
+
+def hypersphere_loss(d_bt: jax.Array, y_bt: jax.Array) -> jax.Array:
+    """Mean BCE with ``P(normal) = exp(-d)``: ``(1-y) d - y log(1 - exp(-d))``."""
+    log_anomalous = jnp.log(jnp.maximum(-jnp.expm1(-d_bt), 1e-7))
+    return jnp.mean((1.0 - y_bt) * d_bt - y_bt * log_anomalous)
+
+
+def init_params(key: jax.Array, config: Config, length: int, channels: int):
+    """Parameters of :class:`NCADNet` for series of ``length`` steps and ``channels``."""
+    dummy = jnp.zeros((1, length + config.window - 1, channels), jnp.float32)
+    return jax.jit(NCADNet(config).init)(key, dummy)
+
+
+def make_sampler(config: Config):
+    """``(key, (x_ntc, y_nt)) -> (x_btc, y_bt)``: rows, then pois, COE and mixup."""
+    rows = sample_rows(config.batch_size)
+
+    def sample(key, data):
+        k_rows, k_pois, k_coe, k_mix = jax.random.split(key, 4)
+        x, y = rows(k_rows, data)
+        x, y = ncad_augment.inject_point_outliers(
+            k_pois, x, y, prob=config.pois_prob, n_points=config.pois_points,
+            magnitude=config.pois_magnitude)
+        x, y = ncad_augment.contextual_outlier_exposure(
+            k_coe, x, y, prob=config.coe_prob, length=config.coe_length)
+        return ncad_augment.window_mixup(k_mix, x, y, prob=config.mixup_prob,
+                                         alpha=config.mixup_alpha)
+
+    return sample
+
+
+def make_loss_fn(config: Config):
+    """``(params, (x_btc, y_bt), key) -> (loss, metrics)``: the contextual hypersphere loss."""
+
+    def loss_fn(params, batch, key):
+        del key
+        x_btc, y_bt = batch
+        d_bt = window_distances(params, x_btc, config)
+        y_win = window_labels(y_bt, config.suspect)
+        return hypersphere_loss(d_bt, y_win), {"anomalous_share": jnp.mean(y_win)}
+
+    return loss_fn
+
+
+def make_score_fn(params, config: Config):
+    """``x_btc -> scores_bt`` (numpy), jitted, in chunks of ``config.score_batch`` series."""
+
+    @jax.jit
+    def score_chunk(x_btc):
+        return step_scores(window_distances(params, x_btc, config), config.suspect)
+
+    def score(x_btc: np.ndarray) -> np.ndarray:
+        check_window(config.window, x_btc.shape[1], "config.context + config.suspect")
+        chunks = [score_chunk(jnp.asarray(x_btc[i:i + config.score_batch]))
+                  for i in range(0, x_btc.shape[0], config.score_batch)]
+        return np.concatenate([np.asarray(c) for c in chunks], axis=0)
+
+    return score
+
+
+def fit(key: jax.Array, x_btc, y_bt, config: Config = Config(), *, progress: bool = False
+        ) -> Fitted:
+    """Trains NCAD on ``(x_btc, y_bt)``; the threshold is the best-F1 one on that data.
+
+    Returns a :class:`Fitted` whose ``info`` holds the loss history.
+    """
+    x = check_series(x_btc)
+    y = check_labels(y_bt, x)
+    check_window(config.window, x.shape[1], "config.context + config.suspect")
+    init_key, train_key = jax.random.split(key)
+    params = init_params(init_key, config, x.shape[1], x.shape[2])
+    state = create_state(params, optax.adam(config.learning_rate))
+    result = fit_state(
+        state, (jnp.asarray(x), jnp.asarray(y)), train_key,
+        loss_fn=make_loss_fn(config), sampler=make_sampler(config),
+        num_steps=config.num_steps, steps_per_call=config.steps_per_call,
+        progress=progress, desc="ncad",
+    )
+    score_fn = make_score_fn(result.state.params, config)
+    threshold = best_threshold(score_fn(x), y)
+    info = {"loss": result.history["loss"], "params": result.state.params}
+    return Fitted("NCAD", score_fn, threshold, info)
