@@ -139,6 +139,12 @@ def build_denoiser(config: DDPMConfig):
 
 def init_params(key: jax.Array, config: DDPMConfig) -> Any:
     """Denoiser parameters for series ``[*, seq_len, channels]``."""
+    return _init_params(key, config)
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def _init_params(key: jax.Array, config: DDPMConfig) -> Any:
+    # Jitted: one compiled program instead of one per initialiser op.
     x = jnp.zeros((1, config.seq_len, config.channels), jnp.float32)
     y = jnp.zeros((1, config.seq_len), jnp.float32) if config.conditional else None
     temb = jnp.asarray(time_table(config)[:1])
@@ -169,8 +175,12 @@ def _split_batch(config: DDPMConfig, batch) -> tuple[jax.Array, jax.Array | None
     return x, (y if config.conditional else None)
 
 
+@functools.cache
 def make_loss_fn(config: DDPMConfig):
-    """``loss_fn(params, batch, key) -> (loss, {})``; batch ``x_btc`` or ``(x_btc, y_bt)``."""
+    """``loss_fn(params, batch, key) -> (loss, {})``; batch ``x_btc`` or ``(x_btc, y_bt)``.
+
+    Cached per config, so every :func:`jtsgen.train.fit` of one config shares a program.
+    """
     model, sched, table = build_denoiser(config), schedule(config), time_table(config)
 
     def loss_fn(params, batch, key):

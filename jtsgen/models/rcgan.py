@@ -35,13 +35,12 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 from flax.training.train_state import TrainState
 
 from jtsgen.errors import InputError
 from jtsgen.nn.lstm import LSTM, Dense
-from jtsgen.train import create_state
+from jtsgen.train import adam, create_state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,25 +164,29 @@ def _check_batch(config: RCGANConfig, x_btc: jax.Array, y_bt: jax.Array) -> None
 
 def init_state(key: jax.Array, config: RCGANConfig) -> GANState:
     """Fresh generator and critic parameters with their Adam states; step 0."""
+    gen_params, critic_params = _init_params(key, config)
+    tx = adam(config.lr, config.b1, config.b2)  # cached: fresh states share a treedef
+    return GANState(
+        step=_zero_step(),
+        gen=create_state(gen_params, tx).replace(step=_zero_step()),
+        critic=create_state(critic_params, tx).replace(step=_zero_step()),
+    )
+
+
+def _zero_step() -> jax.Array:
+    # A strong int32 (not a Python int) so fresh and restored states trace alike;
+    # a separate buffer per counter so the state can be donated.
+    return jnp.zeros((), jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def _init_params(key: jax.Array, config: RCGANConfig):
     gen, critic = _models(config)
     k_gen, k_critic = jax.random.split(key)
     noise = jnp.zeros((1, config.seq_len, config.noise_dim), jnp.float32)
     y = jnp.zeros((1, config.seq_len), jnp.float32)
     packed = jnp.zeros((1, config.seq_len, config.pac * (config.channels + 1)), jnp.float32)
-    tx = _adam(config.lr, config.b1, config.b2)
-    zero = lambda: jnp.zeros((), jnp.int32)  # noqa: E731  (strong int32: restored states trace alike)
-    return GANState(
-        step=zero(),
-        gen=create_state(gen.init(k_gen, noise, y)["params"], tx).replace(step=zero()),
-        critic=create_state(critic.init(k_critic, packed)["params"], tx).replace(step=zero()),
-    )
-
-
-@functools.lru_cache(maxsize=16)
-def _adam(lr: float, b1: float, b2: float) -> optax.GradientTransformation:
-    # One optimiser object per setting: TrainState keeps it as static pytree metadata,
-    # so fresh states of one config share a treedef and jitted steps compile once.
-    return optax.adam(lr, b1=b1, b2=b2)
+    return gen.init(k_gen, noise, y)["params"], critic.init(k_critic, packed)["params"]
 
 
 def make_losses(config: RCGANConfig):

@@ -16,7 +16,6 @@ import os
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -101,9 +100,7 @@ def fit(
     if mngr is not None:
         restored = checkpoint.restore_latest(mngr, state)
         if restored is not None:
-            # Host round trip: uncommitted arrays like a fresh state's, so the cached
-            # compiled step is reused instead of compiled again for committed inputs.
-            state = jax.tree.map(lambda a: jnp.asarray(np.asarray(a)), restored[0])
+            state = restored[0]
             history, resumed_from = restored[1], int(state.step)
     step, last_saved = int(state.step), resumed_from
     end = num_steps if stop_after is None else min(num_steps, stop_after)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
 
@@ -48,4 +50,7 @@ def restore_latest(mngr: ocp.CheckpointManager, like: Any) -> tuple[Any, dict] |
             state=ocp.args.StandardRestore(abstract), history=ocp.args.JsonRestore()
         ),
     )
-    return out.state, dict(out.history)
+    # Through the host, so the restored arrays are placed like fresh ones and the
+    # jitted step does not compile again for a different placement.
+    state = jax.tree.map(lambda a: jnp.asarray(np.asarray(a)), out.state)
+    return state, dict(out.history)

@@ -42,7 +42,10 @@ def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999) -> optax.Grad
 
 def create_state(params: Any, tx: optax.GradientTransformation) -> TrainState:
     """A fresh :class:`TrainState` (step, params, opt_state) for ``params``."""
-    return TrainState.create(apply_fn=None, params=params, tx=tx)
+    state = TrainState.create(apply_fn=None, params=params, tx=tx)
+    # A strong int32 counter, as the step returns it, so the first call does not
+    # compile for a Python int and the second again for an array.
+    return state.replace(step=jnp.zeros((), jnp.int32))
 
 
 def make_step_fn(loss_fn: LossFn) -> Callable[[TrainState, Any, jax.Array], tuple]:
