@@ -98,10 +98,12 @@ def window_mixup(
 
     A chosen series becomes ``lam * x + (1 - lam) * x_partner`` with the soft label
     ``lam * y + (1 - lam) * y_partner`` (same ``lam`` and partner for values and
-    labels); the others are returned unchanged. Labels must be floating.
+    labels, clipped to [0, 1] against float rounding); the others are returned
+    unchanged. Labels must be floating.
     """
     k_mix, k_keep = jax.random.split(key)
     x_mix, y_mix = augment_batch(mixup, k_mix, x_btc, y_bt, alpha=alpha)
     keep_b = jax.random.bernoulli(k_keep, prob, (x_btc.shape[0],))
     x_out = jnp.where(keep_b[:, None, None], x_mix, x_btc)
+    y_mix = jnp.clip(y_mix, 0.0, 1.0)  # float rounding of lam*y + (1-lam)*y2
     return x_out, jnp.where(keep_b[:, None], y_mix, y_bt)

@@ -19,6 +19,7 @@ Shapes: ``x_btc [B, T, C]``, ``y_bt [B, T]``, scores ``[B, T]``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -29,19 +30,23 @@ from jtsgen.detect import decompose
 from jtsgen.detect.base import Fitted, best_threshold, check_labels, check_series, check_window
 from jtsgen.errors import InputError
 from jtsgen.nn.unet import UNet1D
-from jtsgen.train import create_state, sample_rows
+from jtsgen.train import adam, create_state, sample_rows
 from jtsgen.train import fit as fit_state
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """RobustTAD hyper-parameters (static). Defaults were chosen on a validation split
-    of Synthetic Sines training data (``freq_range=(0, 0.1)``)."""
+    """RobustTAD hyper-parameters (static).
+
+    Defaults were chosen by validation F1 on 20% of the training series of a
+    Synthetic Sines set (``freq_range=(0, 0.1)``), never on test data: U-Net width
+    8/16, kernel 3/5, 400/600/800 steps. ``pos_weight=None``: inverse positive rate.
+    """
 
     trend_window: int = 21
     min_period: int = 4
     min_acf: float = 0.3
-    base: int = 16
+    base: int = 8
     depth: int = 3
     kernel_size: int = 5
     batch_size: int = 32
@@ -82,33 +87,44 @@ def _net(config: Config) -> UNet1D:
     return UNet1D(config.base, config.depth, config.kernel_size)
 
 
-def weighted_bce(logits_bt: jax.Array, y_bt: jax.Array, pos_weight: float) -> jax.Array:
-    """Mean BCE with anomalous steps weighted by ``pos_weight``, normalised by the weights."""
-    w_bt = 1.0 + (pos_weight - 1.0) * y_bt
+def step_weights(y_bt: np.ndarray, pos_weight: float) -> np.ndarray:
+    """Per-step loss weights ``[B, T]``: ``pos_weight`` on anomalous steps, 1 elsewhere."""
+    return (1.0 + (pos_weight - 1.0) * np.asarray(y_bt, np.float32)).astype(np.float32)
+
+
+def weighted_bce(logits_bt: jax.Array, y_bt: jax.Array, w_bt: jax.Array) -> jax.Array:
+    """Weighted mean of the per-step sigmoid BCE (weights ``w_bt``, normalised by their sum)."""
     return jnp.sum(w_bt * optax.sigmoid_binary_cross_entropy(logits_bt, y_bt)) / jnp.sum(w_bt)
 
 
-def make_loss_fn(config: Config, pos_weight: float):
-    """``(params, (f_btk, y_bt), key) -> (loss, metrics)`` on precomputed features."""
+@functools.cache
+def make_loss_fn(config: Config):
+    """``(params, (f_btk, y_bt, w_bt), key) -> (loss, metrics)`` on precomputed features.
+
+    Cached per config; the class weights travel in the data, so every ``fit`` with
+    the same config and shapes reuses one compiled training program.
+    """
     net = _net(config)
 
     def loss_fn(params, batch, key):
         del key
-        f_btk, y_bt = batch
-        logits = net.apply(params, f_btk)
-        return weighted_bce(logits, y_bt, pos_weight), {}
+        f_btk, y_bt, w_bt = batch
+        return weighted_bce(net.apply(params, f_btk), y_bt, w_bt), {}
 
     return loss_fn
 
 
+@functools.partial(jax.jit, static_argnames="config")
+def _score_chunk(params, f_btk: jax.Array, config: Config) -> jax.Array:
+    return _net(config).apply(params, f_btk)
+
+
 def make_score_fn(params, config: Config):
     """``x_btc -> logits_bt`` (numpy): decomposition, then the jitted U-Net in chunks."""
-    apply = jax.jit(_net(config).apply)
-
     def score(x_btc: np.ndarray) -> np.ndarray:
         check_window(config.trend_window, x_btc.shape[1], "config.trend_window")
         f = features(x_btc, config)
-        chunks = [apply(params, jnp.asarray(f[i:i + config.score_batch]))
+        chunks = [_score_chunk(params, jnp.asarray(f[i:i + config.score_batch]), config)
                   for i in range(0, f.shape[0], config.score_batch)]
         return np.concatenate([np.asarray(c) for c in chunks], axis=0)
 
@@ -117,22 +133,26 @@ def make_score_fn(params, config: Config):
 
 def fit(key: jax.Array, x_btc, y_bt, config: Config = Config(), *, progress: bool = False
         ) -> Fitted:
-    """Trains RobustTAD on ``(x_btc, y_bt)``; the threshold is the best-F1 one on that data."""
+    """Trains RobustTAD on ``(x_btc, y_bt)``; the threshold is the best-F1 one on that data.
+
+    ``info``: ``history`` (per-step ``loss``, ``grad_norm``), ``pos_weight``, ``params``.
+    """
     x = check_series(x_btc)
     y = check_labels(y_bt, x)
     check_window(config.trend_window, x.shape[1], "config.trend_window")
     f = features(x, config)
     pos_weight = positive_weight(y, config)
     params = jax.jit(_net(config).init)(key, jnp.zeros((1,) + f.shape[1:], jnp.float32))
-    state = create_state(params, optax.adam(config.learning_rate))
+    state = create_state(params, adam(config.learning_rate))
+    data = (jnp.asarray(f), jnp.asarray(y), jnp.asarray(step_weights(y, pos_weight)))
     result = fit_state(
-        state, (jnp.asarray(f), jnp.asarray(y)), jax.random.fold_in(key, 1),
-        loss_fn=make_loss_fn(config, pos_weight), sampler=sample_rows(config.batch_size),
+        state, data, jax.random.fold_in(key, 1),
+        loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),
         num_steps=config.num_steps, steps_per_call=config.steps_per_call,
         progress=progress, desc="robusttad",
     )
     score_fn = make_score_fn(result.state.params, config)
     threshold = best_threshold(score_fn(x), y)
-    info = {"loss": result.history["loss"], "pos_weight": pos_weight,
+    info = {"history": result.history, "pos_weight": pos_weight,
             "params": result.state.params}
     return Fitted("RobustTAD", score_fn, threshold, info)
