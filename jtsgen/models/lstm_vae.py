@@ -75,7 +75,8 @@ class FeedbackDecoder(nn.Module):
         h1, c1 = lstm_gates(h0 @ w_hh + b, c0)
         w_fold = w_hh + w_out @ w_ih
         b_fold = b + b_out @ w_ih
-        xproj = jnp.broadcast_to(b_fold, (self.seq_len - 1, *h0.shape[:1], 4 * self.hidden))
+        # The folded input projection is the same for every step and series: [T-1, 1, 4H].
+        xproj = jnp.broadcast_to(b_fold, (self.seq_len - 1, 1, 4 * self.hidden))
         h_tbh, _ = scan_recurrence(xproj, w_fold, h1, c1, unroll=self.unroll)
         h_all = jnp.concatenate([h1[None], h_tbh], axis=0)
         return jnp.einsum("tbh,hc->btc", h_all, w_out) + b_out
