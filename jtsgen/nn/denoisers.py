@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtsgen.nn.conv import Conv1D
 from jtsgen.nn.lstm import Dense
 
 
@@ -74,9 +75,8 @@ class ResBlock(nn.Module):
 
     @nn.compact
     def __call__(self, h_blw: jax.Array, emb_bw: jax.Array) -> jax.Array:
-        conv = lambda name: nn.Conv(  # noqa: E731
-            self.width, (self.kernel,), kernel_dilation=(self.dilation,), padding="SAME",
-            name=name)
+        conv = lambda name: Conv1D(  # noqa: E731
+            self.width, self.kernel, dilation=self.dilation, padding="same", name=name)
         r = conv("conv1")(nn.silu(nn.GroupNorm(_groups(self.width), name="norm1")(h_blw)))
         r = r + nn.Dense(self.width, name="emb")(emb_bw)[:, None, :]
         r = conv("conv2")(nn.silu(nn.GroupNorm(_groups(self.width), name="norm2")(r)))
@@ -98,8 +98,8 @@ class TemporalDenoiser(nn.Module):
             h = jnp.concatenate([h, y_bt[..., None].astype(x_btc.dtype)], axis=-1)
         emb = nn.silu(nn.Dense(2 * self.width, name="temb1")(temb_be))
         emb = nn.Dense(self.width, name="temb2")(emb)
-        h = nn.Conv(self.width, (1,), name="conv_in")(h)
+        h = Conv1D(self.width, 1, name="conv_in")(h)
         for i in range(self.blocks):
             h = ResBlock(self.width, self.kernel, 2 ** (i % 4), name=f"block{i}")(h, emb)
         h = nn.silu(nn.GroupNorm(_groups(self.width), name="norm_out")(h))
-        return nn.Conv(self.channels, (1,), name="conv_out")(h)
+        return Conv1D(self.channels, 1, name="conv_out")(h)
