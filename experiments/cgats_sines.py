@@ -124,8 +124,9 @@ def run(config: Config, workdir: str | Path) -> dict:
     _write_table(workdir, table)
 
     names, y_fig = figure_labels(m.seq_len)
-    z = np.repeat(np.asarray(jax.random.normal(keys[6], (1, m.latent))), len(y_fig), axis=0)
-    x_fig, _ = cgats.generate(keys[6], y_fig, z_bd=z)
+    z = np.asarray(jax.random.normal(keys[6], (1, m.latent)))
+    # One z and one noise draw for every row: rows differ only through their labels.
+    x_fig = np.concatenate([cgats.generate(keys[6], y[None], z_bd=z)[0] for y in y_fig])
     plot_label_control(x_fig, y_fig, names, workdir / "fig1_label_control.png")
     x_s, y_s = cgats.generate(keys[7], y_eval[:8])
     plot_samples(x_s, y_s, workdir / "fig2_samples.png")

@@ -58,3 +58,32 @@ def test_gradients_are_finite_and_generate_has_the_right_shape():
     grads, _ = jax.grad(lstm_vae.make_loss_fn(cfg), has_aux=True)(params, x, jax.random.key(2))
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
     assert lstm_vae.generate(params, jax.random.key(3), 7, cfg).shape == (7, 20, 1)
+
+
+def test_recurrence_gradients_equal_autodiff_of_the_plain_scan():
+    from jax import lax
+
+    from jtsgen.nn.lstm import scan_recurrence
+
+    def plain(xp, w, h0, c0):
+        def body(carry, x):
+            h, c = carry
+            i, f, g, o = jnp.split(x + h @ w, 4, -1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h = jax.nn.sigmoid(o) * jnp.tanh(c)
+            return (h, c), h
+
+        (h, c), hs = lax.scan(body, (h0, c0), xp)
+        return jnp.sum(hs**2) + jnp.sum(h) + 3 * jnp.sum(c)
+
+    def fast(xp, w, h0, c0):
+        hs, (h, c) = scan_recurrence(xp, w, h0, c0, unroll=2)
+        return jnp.sum(hs**2) + jnp.sum(h) + 3 * jnp.sum(c)
+
+    k = jax.random.split(jax.random.key(0), 4)
+    args = (jax.random.normal(k[0], (7, 3, 16)), 0.5 * jax.random.normal(k[1], (4, 16)),
+            jax.random.normal(k[2], (3, 4)), jax.random.normal(k[3], (3, 4)))
+    np.testing.assert_allclose(fast(*args), plain(*args), rtol=1e-5)
+    for a, b in zip(jax.grad(fast, argnums=(0, 1, 2, 3))(*args),
+                    jax.grad(plain, argnums=(0, 1, 2, 3))(*args), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)

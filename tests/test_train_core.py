@@ -42,7 +42,7 @@ def test_lstm_vae_loss_falls_over_200_steps_on_sines():
     # The seed's decoder sees z only through its initial state, so on long windows it
     # needs far more than 200 steps; short sine windows show learning within 200.
     cfg = lstm_vae.LSTMVAEConfig(seq_len=24)
-    x = jnp.asarray(make_sines(256, 0, length=24, freq_range=(0.0, 0.1)).x_btc)
+    x = jnp.asarray(make_sines(256, 0, length=24, freq_range=(0.0, 0.1), anomaly_prob=0.0).x_btc)
     state = create_state(lstm_vae.init_params(jax.random.key(0), cfg), optax.adam(1e-2))
     out = fit(state, x, jax.random.key(1), loss_fn=lstm_vae.make_loss_fn(cfg),
               sampler=sample_rows(32), num_steps=200, steps_per_call=50, progress=False)

@@ -5,17 +5,14 @@ computed for all time steps in one matrix multiply before the scan; the scan bod
 then only does ``h @ W_hh`` and the elementwise gate math. This is what makes a
 step-bound recurrence fast on CPU and accelerators alike.
 
-Two further speed-ups leave the math unchanged:
-
-* gate activations use ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``, so one ``tanh``
-  over all four gate blocks replaces three sigmoids (``exp`` + divide) and a tanh;
-* :func:`scan_recurrence` has a hand-written reverse pass (``jax.custom_vjp``):
-  the forward scan saves the gate activations, the backward scan does only the
-  elementwise gate derivatives and ``dpre @ W_hh^T``, and the weight gradient
-  ``sum_t h_{t-1}^T dpre_t`` is one matrix multiply after the loop instead of an
-  accumulation inside it. Higher-order reverse mode (e.g. a WGAN-GP penalty)
-  differentiates through this backward pass; forward mode (``jax.jvp``) is not
-  supported through it.
+:func:`scan_recurrence` has a hand-written reverse pass (``jax.custom_vjp``), with
+the same math as autodiff: the forward scan saves the gate activations, the
+backward scan does only the elementwise gate derivatives and ``dpre @ W_hh^T``,
+and the weight gradient ``sum_t h_{t-1}^T dpre_t`` is one matrix multiply after
+the loop instead of an accumulation inside it. An input projection shared by the
+whole batch can be passed as ``[T, 1, 4H]`` and is never broadcast to ``[T, B, 4H]``.
+Higher-order reverse mode (e.g. a WGAN-GP penalty) differentiates through this
+backward pass; forward mode (``jax.jvp``) is not supported through it.
 
 Parameter layout matches PyTorch's ``nn.LSTM`` (gate order i, f, g, o), stored
 transposed for right-multiplication: ``w_ih [in, 4H]``, ``w_hh [H, 4H]``, ``b [4H]``
@@ -31,9 +28,6 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-# Per gate block (i, f, g, o): tanh(s * x) * s + (1 - s) is sigmoid for s = 1/2, tanh for s = 1.
-_GATE_SCALE = (0.5, 0.5, 1.0, 0.5)
-
 
 def torch_uniform(scale: float):
     """Initialiser U(-scale, scale), PyTorch's default for recurrent and linear layers."""
@@ -46,9 +40,9 @@ def torch_uniform(scale: float):
 
 def gate_activations(pre_b4h: jax.Array) -> jax.Array:
     """``[..., 4H]`` pre-activations -> ``[sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]``."""
-    hidden = pre_b4h.shape[-1] // 4
-    s = jnp.repeat(jnp.asarray(_GATE_SCALE, pre_b4h.dtype), hidden)
-    return jnp.tanh(pre_b4h * s) * s + (1.0 - s)
+    i, f, g, o = jnp.split(pre_b4h, 4, axis=-1)
+    return jnp.concatenate(
+        [jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)], axis=-1)
 
 
 def _cell(acts_b4h: jax.Array, c_bh: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -1,0 +1,141 @@
+"""Every benchmark script runs its ``tiny`` profile and writes its JSON report.
+
+torch is switched off (``benchmarks.reference.torch_available`` patched to
+False), as on a machine without it: reference rows must say so and every
+speed-up must be null, never a number made up without a measured reference.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import (
+    diffusion_sampling,
+    ensemble,
+    flops,
+    pipeline,
+    reference,
+    scaling,
+    train_step,
+)
+
+SKIPPED = "skipped: torch not installed"
+REPORT_KEYS = {"machine", "versions", "config", "rows", "summary"}
+
+
+@pytest.fixture
+def no_torch(monkeypatch):
+    monkeypatch.setattr(reference, "torch_available", lambda: False)
+
+
+def run_tiny(module, tmp_path) -> dict:
+    out = tmp_path / "report.json"
+    returned = module.main(["--profile", "tiny", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert set(report) == REPORT_KEYS
+    assert report["summary"] == returned
+    assert report["config"]["profile"] == "tiny"
+    assert report["versions"]["jax"] != "not installed"
+    return report
+
+
+def test_torch_can_be_switched_off_by_environment(monkeypatch):
+    monkeypatch.setattr(reference, "torch_available", lambda: True)
+    monkeypatch.setenv("JTSGEN_BENCH_NO_TORCH", "1")
+    assert not train_step.torch_enabled()
+    monkeypatch.delenv("JTSGEN_BENCH_NO_TORCH")
+    assert train_step.torch_enabled()
+
+
+def test_speedup_uses_the_fastest_measured_reference():
+    rows = [{"impl": "torch", "status": "ok", "ms_per_step": 30.0},
+            {"impl": "torch", "status": "ok", "ms_per_step": 20.0},
+            {"impl": "jax", "status": "ok", "ms_per_step": 2.0}]
+    assert train_step.reference_ms(rows) == 20.0
+    assert train_step.ratio(train_step.reference_ms(rows), 2.0) == pytest.approx(10.0)
+    skipped = [train_step.skipped_row(benchmark="x"), rows[2]]
+    assert train_step.reference_ms(skipped) is None
+    assert train_step.ratio(None, 2.0) is None
+
+
+def test_peak_flops_derivation_multiplies_its_factors():
+    peak = flops.peak_flops()
+    assert peak["cores"] >= 1 and peak["flops_per_cycle"] in (8, 16, 32, 64)
+    if peak["clock_mhz"]:
+        expected = peak["cores"] * peak["clock_mhz"] * 1e6 * peak["flops_per_cycle"]
+        assert peak["peak_flops_per_s"] == pytest.approx(expected)
+        assert "GFLOP/s" in peak["derivation"]
+    assert flops.utilisation(1e9, 0.5, 4e9) == pytest.approx(0.5)
+    assert flops.utilisation(1e9, 0.5, None) is None
+
+
+def test_train_step(no_torch, tmp_path):
+    report = run_tiny(train_step, tmp_path)
+    rows, summary = report["rows"], report["summary"]
+    assert {"speedup_seed_config", "speedup_batch256", "speedup_fused_seed_config",
+            "flop_utilisation"} <= set(summary)
+    assert {r["benchmark"] for r in rows} == {"lstm_vae", "cgats_stage2", "rcgan_critic"}
+    torch_rows = [r for r in rows if r["impl"] == "torch"]
+    assert torch_rows and all(r["status"] == SKIPPED and r["ms_per_step"] is None
+                              for r in torch_rows)
+    assert all(r.get("speedup") is None for r in rows)
+    for name in ("speedup_seed_config", "speedup_batch256", "speedup_fused_seed_config",
+                 "speedup_cgats_stage2", "speedup_rcgan_critic"):
+        assert summary[name] is None
+    jax_rows = [r for r in rows if r["impl"] == "jax"]
+    assert all(r["ms_per_step"] > 0 and r["compile_s"] > 0 for r in jax_rows)
+    assert any("fused" in r["variant"] for r in jax_rows)
+    assert 0 < summary["flop_utilisation"] < 1
+    assert report["config"]["model_flops"]["flops"] > report["config"]["model_flops"][
+        "matmul_only_estimate"] > 0
+
+
+def test_flops(tmp_path):
+    report = run_tiny(flops, tmp_path)
+    assert 0 < report["summary"]["flop_utilisation"] < 1
+    assert report["summary"]["model_flops_per_step"] > 0
+    assert "x" in report["config"]["peak"]["derivation"]
+
+
+def test_diffusion_sampling(no_torch, tmp_path):
+    report = run_tiny(diffusion_sampling, tmp_path)
+    rows, summary = report["rows"], report["summary"]
+    assert summary["speedup_sampling_50"] is None and summary["speedup_sampling_1000"] is None
+    assert [r["steps"] for r in rows if r["impl"] == "jax"] == [5, 10]
+    assert all(r["status"] == SKIPPED for r in rows if r["impl"] == "torch")
+    assert all(r["ms_per_chain"] > 0 for r in rows if r["impl"] == "jax")
+
+
+def test_ensemble(tmp_path):
+    report = run_tiny(ensemble, tmp_path)
+    rows, summary = report["rows"], report["summary"]
+    assert {r["mode"] for r in rows} == {"sequential", "vmapped"}
+    assert all(r["steps_per_s"] > 0 for r in rows)
+    assert summary["ensemble_speedup_k5"] is None  # K = 5 is not in the tiny profile
+    vm = next(r for r in rows if r["mode"] == "vmapped")
+    seq = next(r for r in rows if r["mode"] == "sequential")
+    assert summary["ensemble_speedup_k2"] == pytest.approx(vm["steps_per_s"] / seq["steps_per_s"])
+
+
+def test_scaling_runs_each_device_count_in_its_own_process(tmp_path):
+    report = run_tiny(scaling, tmp_path)
+    rows, summary = report["rows"], report["summary"]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert [r["devices"] for r in rows] == [1, 2]  # as counted by jax in each child
+    assert [r["global_batch"] for r in rows] == [4, 8]
+    assert rows[0]["efficiency"] == pytest.approx(1.0)
+    assert summary["scaling_efficiency_8dev"] is None
+    assert summary["scaling_efficiency_2dev"] == pytest.approx(rows[1]["efficiency"])
+
+
+def test_pipeline(tmp_path):
+    report = run_tiny(pipeline, tmp_path)
+    rows, summary = report["rows"], report["summary"]
+    assert [r["stage"] for r in rows] == list(pipeline.STAGES) + ["total"]
+    total = rows[-1]
+    assert total["warm_s"] == pytest.approx(sum(r["warm_s"] for r in rows[:-1]))
+    assert total["cold_s"] >= total["warm_s"] > 0
+    assert 0 < summary["pipeline_train_share"] <= 1
+    assert 0 <= report["config"]["faithfulness_of_warm_run"]["on_label_share"] <= 1
