@@ -1,0 +1,125 @@
+"""DDPM sampling speed: one ``lax.scan`` reverse chain against the seed's Python loop.
+
+``python -m benchmarks.diffusion_sampling [--profile tiny|full] [--out FILE]``
+
+The model is seed 000's MLP denoiser (length 100, hidden 32, linear beta
+schedule) with untrained weights: sampling cost does not depend on the weights.
+For 50 and 1000 diffusion steps and batch 16 and 1024, one full reverse chain
+(noise to series) is timed:
+
+* jax: :func:`jtsgen.models.ddpm.sample` — all steps in one ``lax.scan`` inside
+  one jit, all noise drawn up front; compilation is timed separately;
+* torch: :func:`benchmarks.reference.ddpm.make_ddpm_sampler` — the seed's
+  ``for t in reversed(range(T))`` loop, at ``torch.set_num_threads(cores)`` and
+  at one thread (the speed-up uses the faster; both rows are reported).
+
+``tiny`` runs 5 and 10 steps at batch 4 on length 16 (for tests); its summary
+keys keep the ``_50`` / ``_1000`` names for the first and second step count.
+Without torch (or with ``JTSGEN_BENCH_NO_TORCH=1``) reference rows read
+"skipped: torch not installed" and speed-ups are null.
+
+Summary names written: ``speedup_sampling_50`` (50 steps, batch 16: the seed's
+setting), ``speedup_sampling_1000`` (1000 steps, batch 16),
+``speedup_sampling_50_b1024``, ``speedup_sampling_1000_b1024``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from typing import Any
+
+import jax
+
+from benchmarks import harness
+from benchmarks.train_step import (
+    SKIPPED,
+    print_summary,
+    reference_ms,
+    skipped_row,
+    time_torch,
+    torch_enabled,
+    usable_cores,
+)
+from jtsgen.models import ddpm
+
+COLUMNS = ["benchmark", "impl", "variant", "steps", "batch", "ms_per_chain", "compile_s", "n",
+           "spread", "speedup", "status"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    steps: tuple[int, int]
+    batches: tuple[int, ...]
+    seq_len: int
+    hidden: int
+    timing: dict
+
+
+PROFILES = {
+    "full": Profile((50, 1000), (16, 1024), 100, 32,
+                    dict(min_repeats=5, max_repeats=100, min_time_s=1.0, max_time_s=15.0)),
+    "tiny": Profile((5, 10), (4,), 16, 8,
+                    dict(min_repeats=2, max_repeats=3, min_time_s=0.0, max_time_s=0.2)),
+}
+
+
+def jax_row(cfg: ddpm.DDPMConfig, batch: int, timing: dict) -> dict[str, Any]:
+    params = ddpm.init_params(jax.random.key(0), cfg)
+    chain = jax.jit(lambda p, k: ddpm.sample(p, k, batch, cfg))
+    key = jax.random.key(1)
+    start = time.perf_counter()
+    compiled = chain.lower(params, key).compile()
+    compile_s = time.perf_counter() - start
+    res = harness.time_fn(lambda: jax.block_until_ready(compiled(params, key)), **timing)
+    return {"impl": "jax", "variant": "lax.scan reverse chain, one jit",
+            "ms_per_chain": res["median_s"] * 1e3, "compile_s": compile_s, "n": res["n"],
+            "spread": res["spread"], "status": "ok"}
+
+
+def case_rows(p: Profile, steps: int, batch: int, use_torch: bool) -> list[dict]:
+    base = {"benchmark": "ddpm_sampling", "steps": steps, "batch": batch}
+    cfg = ddpm.DDPMConfig(seq_len=p.seq_len, num_timesteps=steps, hidden=p.hidden)
+    rows = [{**base, **jax_row(cfg, batch, p.timing)}]
+    if use_torch:
+        from benchmarks.reference.ddpm import make_ddpm_sampler
+
+        for r in time_torch(lambda: make_ddpm_sampler(batch, p.seq_len, p.hidden, steps),
+                            p.timing):
+            r["ms_per_chain"] = r.pop("ms_per_step")
+            rows.append({**base, "impl": "torch", **r})
+    else:
+        rows.append({**skipped_row(**base), "ms_per_chain": None})
+    ref_ms = reference_ms([{**r, "ms_per_step": r["ms_per_chain"]} for r in rows])
+    rows[0]["speedup"] = ref_ms / rows[0]["ms_per_chain"] if ref_ms else None
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = harness.base_argparser("diffusion_sampling").parse_args(argv)
+    p = PROFILES[args.profile]
+    use_torch = torch_enabled()
+    rows: list[dict] = []
+    summary: dict[str, Any] = {}
+    for steps, name in zip(p.steps, ("50", "1000"), strict=True):
+        for batch, suffix in zip(p.batches, ("", "_b1024"), strict=False):
+            case = case_rows(p, steps, batch, use_torch)
+            rows += case
+            summary[f"speedup_sampling_{name}{suffix}"] = case[0]["speedup"]
+    for name in ("50", "1000"):
+        summary.setdefault(f"speedup_sampling_{name}_b1024", None)
+    harness.print_table(rows, COLUMNS)
+    print_summary(summary)
+    config = {"profile": args.profile, "sizes": dataclasses.asdict(p), "denoiser": "mlp (seed 000)",
+              "torch": "enabled" if use_torch else SKIPPED,
+              "torch_threads": f"set_num_threads({usable_cores()}) and 1; speed-ups use the faster",
+              "load_average": os.getloadavg()}
+    harness.write_report(args.out, config=config, rows=rows, summary=summary)
+    print(f"wrote {args.out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

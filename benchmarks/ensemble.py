@@ -1,0 +1,154 @@
+"""Ensembles: K replicas as one vmapped program against K sequential runs.
+
+``python -m benchmarks.ensemble [--profile tiny|full] [--out FILE]``
+
+K independently initialised LSTM-VAEs (seed 000 config: batch 16, length 100,
+hidden 32, latent 4) train on the same Synthetic Sines windows, ``k`` steps per
+call:
+
+* vmapped: :func:`jtsgen.train.make_ensemble_fused_steps` — one compiled program
+  advances all K stacked states (``jax.vmap`` over the fused ``lax.scan``);
+* sequential: :func:`jtsgen.train.make_fused_steps` called once per replica, one
+  after the other (the same compiled program for every replica).
+
+Throughput is aggregate optimiser steps per second over all replicas
+(``K * k / seconds``); the speed-up is vmapped over sequential at the same K.
+On a CPU the step of one small model is bound by per-iteration overhead of its
+sequential LSTM steps, so K replicas in one program cost little more than one.
+
+Summary names written: ``ensemble_speedup_k5`` (the headline) and
+``ensemble_speedup_k{K}`` for every K timed (``tiny``: K = 2 only, so
+``ensemble_speedup_k5`` is null there). The sequential program is compiled once
+and its compile time is reported on every sequential row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from benchmarks import harness
+from benchmarks.train_step import print_summary
+from jtsgen.data.sines import make_sines
+from jtsgen.models import lstm_vae
+from jtsgen.train import (
+    create_state,
+    init_replicas,
+    make_ensemble_fused_steps,
+    make_fused_steps,
+    sample_rows,
+)
+
+COLUMNS = ["mode", "replicas", "steps_per_call", "s_per_round", "steps_per_s", "compile_s", "n",
+           "spread", "speedup"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    replicas: tuple[int, ...]
+    batch: int
+    seq_len: int
+    hidden: int
+    latent: int
+    steps_per_call: int
+    n_series: int
+    timing: dict
+
+
+PROFILES = {
+    "full": Profile((1, 5, 8, 32), 16, 100, 32, 4, 10, 256,
+                    dict(min_repeats=3, max_repeats=30, min_time_s=1.0, max_time_s=15.0)),
+    "tiny": Profile((2,), 4, 6, 8, 2, 2, 16,
+                    dict(min_repeats=2, max_repeats=3, min_time_s=0.0, max_time_s=0.2)),
+}
+
+
+def _compile(jitted, *args):
+    start = time.perf_counter()
+    compiled = jitted.lower(*args).compile()
+    return compiled, time.perf_counter() - start
+
+
+def _init_fn(cfg):
+    tx = optax.adam(cfg.learning_rate)
+    return lambda key: create_state(lstm_vae.init_params(key, cfg), tx)
+
+
+def vmapped_row(p: Profile, cfg, data, replicas: int) -> dict[str, Any]:
+    keys = jax.random.split(jax.random.key(0), replicas)
+    states = jax.jit(lambda k: init_replicas(_init_fn(cfg), k))(keys)
+    train_keys = jax.random.split(jax.random.key(1), replicas)
+    fused = make_ensemble_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(p.batch),
+                                      p.steps_per_call)
+    compiled, compile_s = _compile(fused, states, data, train_keys)
+    box = [states]
+
+    def round_():
+        box[0], metrics = compiled(box[0], data, train_keys)
+        jax.block_until_ready(metrics)
+
+    return _row("vmapped", replicas, p, harness.time_fn(round_, **p.timing), compile_s)
+
+
+def sequential_program(p: Profile, cfg, data):
+    """The single-replica fused program (compiled once, shared by every K)."""
+    init = jax.jit(_init_fn(cfg))
+    fused = make_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(p.batch), p.steps_per_call)
+    compiled, compile_s = _compile(fused, init(jax.random.key(0)), data, jax.random.key(1))
+    return init, compiled, compile_s
+
+
+def sequential_row(p: Profile, program, data, replicas: int) -> dict[str, Any]:
+    init, compiled, compile_s = program
+    states = [init(k) for k in jax.random.split(jax.random.key(0), replicas)]
+    train_keys = jax.random.split(jax.random.key(1), replicas)
+
+    def round_():
+        metrics = None
+        for i in range(replicas):
+            states[i], metrics = compiled(states[i], data, train_keys[i])
+        jax.block_until_ready(metrics)
+
+    return _row("sequential", replicas, p, harness.time_fn(round_, **p.timing), compile_s)
+
+
+def _row(mode, replicas, p, res, compile_s):
+    steps = replicas * p.steps_per_call
+    return {"mode": mode, "replicas": replicas, "steps_per_call": p.steps_per_call,
+            "s_per_round": res["median_s"], "steps_per_s": steps / res["median_s"],
+            "compile_s": compile_s, "n": res["n"], "spread": res["spread"]}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = harness.base_argparser("ensemble").parse_args(argv)
+    p = PROFILES[args.profile]
+    cfg = lstm_vae.LSTMVAEConfig(seq_len=p.seq_len, hidden=p.hidden, latent=p.latent, unroll=1)
+    data = jnp.asarray(make_sines(p.n_series, 0, length=p.seq_len).x_btc)
+    rows: list[dict] = []
+    summary: dict[str, Any] = {"ensemble_speedup_k5": None}
+    program = sequential_program(p, cfg, data)
+    for replicas in p.replicas:
+        seq = sequential_row(p, program, data, replicas)
+        vm = vmapped_row(p, cfg, data, replicas)
+        vm["speedup"] = vm["steps_per_s"] / seq["steps_per_s"]
+        rows += [seq, vm]
+        summary[f"ensemble_speedup_k{replicas}"] = vm["speedup"]
+    harness.print_table(rows, COLUMNS)
+    print_summary(summary)
+    config = {"profile": args.profile, "sizes": dataclasses.asdict(p), "model": cfg,
+              "throughput": "aggregate optimiser steps per second over all replicas",
+              "load_average": os.getloadavg()}
+    harness.write_report(args.out, config=config, rows=rows, summary=summary)
+    print(f"wrote {args.out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
