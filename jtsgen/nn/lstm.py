@@ -38,15 +38,29 @@ def torch_uniform(scale: float):
     return init
 
 
+def _gate_scale(four_h: int, dtype) -> tuple[jax.Array, jax.Array]:
+    """Per-column scale and offset that turn one ``tanh`` into the four gate activations."""
+    h = four_h // 4
+    half, one = jnp.full((h,), 0.5, dtype), jnp.ones((h,), dtype)
+    scale = jnp.concatenate([half, half, one, half])
+    offset = jnp.concatenate([half, half, jnp.zeros((h,), dtype), half])
+    return scale, offset
+
+
 def gate_activations(pre_b4h: jax.Array) -> jax.Array:
-    """``[..., 4H]`` pre-activations -> ``[sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]``."""
-    i, f, g, o = jnp.split(pre_b4h, 4, axis=-1)
-    return jnp.concatenate(
-        [jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)], axis=-1)
+    """``[..., 4H]`` pre-activations -> ``[sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)]``.
+
+    Computed as one full-width ``tanh(s * pre) * s + offset`` (``sigmoid(v) =
+    0.5 tanh(v / 2) + 0.5``): a single elementwise kernel over ``[B, 4H]`` instead of
+    four sliced ones, which is 2-3x faster inside a scan on XLA:CPU.
+    """
+    scale, offset = _gate_scale(pre_b4h.shape[-1], pre_b4h.dtype)
+    return jnp.tanh(pre_b4h * scale) * scale + offset
 
 
 def _cell(acts_b4h: jax.Array, c_bh: jax.Array) -> tuple[jax.Array, jax.Array]:
-    i, f, g, o = jnp.split(acts_b4h, 4, axis=-1)
+    h = c_bh.shape[-1]
+    i, f, g, o = (acts_b4h[..., k * h:(k + 1) * h] for k in range(4))
     c_new = f * c_bh + i * g
     return o * jnp.tanh(c_new), c_new
 
@@ -57,13 +71,36 @@ def lstm_gates(pre_b4h: jax.Array, c_bh: jax.Array) -> tuple[jax.Array, jax.Arra
 
 
 def _forward(xproj, w_hh, h0, c0, unroll, save):
+    """Forward scan. With ``save`` it also emits, per step, the local derivatives the
+    reverse pass needs, already in the shapes it consumes (so its loop body is a
+    few full-width elementwise ops and one matmul):
+
+    ``jac [B, 4H] = [g i(1-i), c_prev f(1-f), i (1-g^2), tanh(c) o(1-o)]`` (d pre / d
+    of the gate inputs, times the factor each gate is multiplied by) and
+    ``kf [B, 2H] = [o (1 - tanh(c)^2), f]``.
+    """
+    hid = h0.shape[-1]
+    # Materialise the projection: otherwise XLA:CPU fuses its producer into the loop's
+    # per-step slice and the step reads a strided layout (2x slower end to end).
+    xproj = lax.optimization_barrier(xproj)
+
     def body(carry, xp_b4h):
         h, c = carry
-        acts = gate_activations(xp_b4h + h @ w_hh)
-        h, c = _cell(acts, c)
-        return (h, c), ((h, c, acts) if save else h)
+        a = gate_activations(xp_b4h + h @ w_hh)
+        i, f, g, o = (a[..., k * hid:(k + 1) * hid] for k in range(4))
+        c_new = f * c + i * g
+        tc = jnp.tanh(c_new)
+        h_new = o * tc
+        if not save:
+            return (h_new, c_new), h_new
+        jac = jnp.concatenate([g * i * (1 - i), c * f * (1 - f), i * (1 - g * g),
+                               tc * o * (1 - o)], axis=-1)
+        kf = jnp.concatenate([o * (1 - tc * tc), f], axis=-1)
+        return (h_new, c_new), (h_new, jac, kf)
 
-    return lax.scan(body, (h0, c0), xproj, unroll=unroll)
+    final, out = lax.scan(body, (h0, c0), xproj, unroll=unroll)
+    # Likewise keep consumers' layouts (a transpose after the loop) out of its writes.
+    return final, lax.optimization_barrier(out)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
@@ -73,31 +110,28 @@ def _recurrence(xproj, w_hh, h0, c0, unroll, shared):
 
 
 def _recurrence_fwd(xproj, w_hh, h0, c0, unroll, shared):
-    final, (h_tbh, c_tbh, acts) = _forward(xproj, w_hh, h0, c0, unroll, save=True)
-    return (h_tbh, final), (w_hh, h0, c0, h_tbh, c_tbh, acts)
+    final, (h_tbh, jac, kf) = _forward(xproj, w_hh, h0, c0, unroll, save=True)
+    return (h_tbh, final), (w_hh, h0, h_tbh, jac, kf)
 
 
 def _recurrence_bwd(unroll, shared, res, cotangents):
-    w_hh, h0, c0, h_tbh, c_tbh, acts = res
+    w_hh, h0, h_tbh, jac, kf = res
     dh_tbh, (dh_last, dc_last) = cotangents
-    dh_tbh = dh_tbh.at[-1].add(dh_last)
-    c_prev = jnp.concatenate([c0[None], c_tbh[:-1]], axis=0)
+    dh_tbh = lax.optimization_barrier(dh_tbh.at[-1].add(dh_last))
+    hid = h0.shape[-1]
     w_t = w_hh.T
 
     def body(carry, inputs):
         dh_rec, dc_next = carry  # from step t+1: dpre_{t+1} @ W^T and dc_{t+1} * f_{t+1}
-        dh_out, a, c, cp = inputs
-        i, f, g, o = jnp.split(a, 4, axis=-1)
-        tc = jnp.tanh(c)
+        dh_out, jac_b4h, kf_b2h = inputs
         dh = dh_out + dh_rec
-        dc = dc_next + dh * o * (1.0 - tc * tc)
-        dpre = jnp.concatenate([dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f),
-                                dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o)], axis=-1)
-        return (dpre @ w_t, dc * f), dpre
+        dc = dc_next + dh * kf_b2h[:, :hid]
+        dpre = jnp.concatenate([dc, dc, dc, dh], axis=-1) * jac_b4h
+        return (dpre @ w_t, dc * kf_b2h[:, hid:]), dpre
 
     init = (jnp.zeros_like(dh_last), dc_last)
-    (dh0, dc0), dpre = lax.scan(body, init, (dh_tbh, acts, c_tbh, c_prev),
-                                reverse=True, unroll=unroll)
+    (dh0, dc0), dpre = lax.scan(body, init, (dh_tbh, jac, kf), reverse=True, unroll=unroll)
+    dpre = lax.optimization_barrier(dpre)
     h_prev = jnp.concatenate([h0[None], h_tbh[:-1]], axis=0)
     dw_hh = jnp.einsum("tbh,tbg->hg", h_prev, dpre)
     dxproj = jnp.sum(dpre, axis=1, keepdims=True) if shared else dpre
