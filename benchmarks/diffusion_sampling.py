@@ -8,7 +8,9 @@ For 50 and 1000 diffusion steps and batch 16 and 1024, one full reverse chain
 (noise to series) is timed:
 
 * jax: :func:`jtsgen.models.ddpm.sample` — all steps in one ``lax.scan`` inside
-  one jit, all noise drawn up front; compilation is timed separately;
+  one jit, each step's noise drawn in the scan body from a counter-based hash
+  (:mod:`jtsgen.nn.noise`; threefry bits cost more than the denoiser on CPU);
+  compilation is timed separately;
 * torch: :func:`benchmarks.reference.ddpm.make_ddpm_sampler` — the seed's
   ``for t in reversed(range(T))`` loop, at ``torch.set_num_threads(cores)`` and
   at one thread (the speed-up uses the faster; both rows are reported).

@@ -13,6 +13,7 @@ import pytest
 from jtsgen.data.sines import make_sines
 from jtsgen.errors import InputError
 from jtsgen.models import ddpm
+from jtsgen.nn.noise import counter_normal, seed_from_key
 from jtsgen.train import adam, create_state, fit, sample_rows
 
 MLP = ddpm.DDPMConfig(seq_len=16, hidden=16, num_timesteps=50)
@@ -83,7 +84,9 @@ def python_loop_sampler(params, key, n, cfg, labels=None, w=0.0):
     betas = np.linspace(1e-4, 0.02, cfg.num_timesteps).astype(np.float32)
     alphas = 1 - betas
     alpha_bars = np.cumprod(alphas)
-    z = jax.random.normal(key, (cfg.num_timesteps + 1, n, cfg.seq_len, cfg.channels))
+    seed = seed_from_key(key)
+    shape = (n, cfg.seq_len, cfg.channels)
+    z = [counter_normal(seed, t, shape) for t in range(cfg.num_timesteps + 1)]
     model, table = ddpm.build_denoiser(cfg), ddpm.time_table(cfg)
     apply = jax.jit(lambda x, temb, y: model.apply({"params": params}, x, temb, y))
     null = None if labels is None else jnp.full_like(labels, ddpm.NULL_LABEL)

@@ -7,9 +7,10 @@ and reverse processes need is precomputed once per config (:func:`make_schedule`
 * forward: ``q_sample(x0, t, noise) = sqrt(ᾱ_t) x0 + sqrt(1 - ᾱ_t) noise``;
 * training: ``t ~ U{0..T-1}``, loss ``mean((eps_θ(x_t, t) - noise)^2)`` (seed);
 * reverse (seed's update): ``x <- (x - (1-α_t)/sqrt(1-ᾱ_t) eps_θ) / sqrt(α_t)``,
-  plus ``sqrt(β_t) z`` for ``t > 0``; all ``T`` steps are one ``lax.scan`` in one
-  jit, with all noise drawn up front: ``z = normal(key, (T+1, n, L, C))``, ``x_T =
-  z[T]`` and step ``t`` adds ``z[t]``.
+  plus ``sqrt(β_t) z_t`` for ``t > 0``; all ``T`` steps are one ``lax.scan`` in one
+  jit. The noise is counter-based (:mod:`jtsgen.nn.noise`): with ``seed =
+  seed_from_key(key)``, ``x_T = counter_normal(seed, T, shape)`` and step ``t`` draws
+  ``z_t = counter_normal(seed, t, shape)`` inside the scan body.
 
 Denoisers (:mod:`jtsgen.nn.denoisers`): ``"mlp"`` (the seed's network, time
 embedding ``sin(t/T·2π)``) or ``"temporal"`` (dilated conv residual blocks,
@@ -40,6 +41,7 @@ from jtsgen.nn.denoisers import (
     seed_time_embedding,
     sinusoidal_embedding,
 )
+from jtsgen.nn.noise import counter_normal, seed_from_key
 
 NULL_LABEL = -1.0  # label value meaning "unconditional" (labels are 0 or 1)
 
@@ -197,12 +199,15 @@ def make_loss_fn(config: DDPMConfig):
     return loss_fn
 
 
-def reverse_chain(params, x_T: jax.Array, noise_tbtc: jax.Array, config: DDPMConfig,
+def reverse_chain(params, x_T: jax.Array, noise: jax.Array, config: DDPMConfig,
                   labels_bt: jax.Array | None = None, guidance: float = 0.0) -> jax.Array:
     """Runs the reverse chain from ``x_T [n, L, C]`` as one ``lax.scan``; returns ``x0``.
 
-    ``noise_tbtc [T, n, L, C]``: ``noise_tbtc[t]`` is added at step ``t`` (ignored at
-    ``t = 0``). ``guidance`` (a static float) is the classifier-free weight ``w``.
+    ``noise`` is either a tensor ``[T, n, L, C]`` (``noise[t]`` is added at step
+    ``t``; ignored at ``t = 0``) or a ``[2]`` uint32 seed, in which case step ``t``
+    draws ``counter_normal(seed, t, x_T.shape)`` inside the scan body
+    (:mod:`jtsgen.nn.noise`). ``guidance`` (a static float) is the classifier-free
+    weight ``w``.
     """
     model, s = build_denoiser(config), schedule(config)
     n = x_T.shape[0]
@@ -221,20 +226,25 @@ def reverse_chain(params, x_T: jax.Array, noise_tbtc: jax.Array, config: DDPMCon
         eps_cond, eps_uncond = both[:n], both[n:]
         return (1.0 + guidance) * eps_cond - guidance * eps_uncond
 
-    def body(x, inp):
-        coef, sqrt_alpha, sigma, temb, z = inp
-        return (x - coef * eps_fn(x, temb)) / sqrt_alpha + sigma * z, None
+    seeded = noise.ndim == 1
+    steps = jnp.arange(config.num_timesteps, dtype=jnp.int32)
 
-    xs = (s.eps_coefs, s.sqrt_alphas, s.sigmas, time_table(config), noise_tbtc)
+    def body(x, inp):
+        coef, inv_sqrt_alpha, sigma, temb, z_or_t = inp
+        z = counter_normal(noise, z_or_t, x.shape) if seeded else z_or_t
+        return (x - coef * eps_fn(x, temb)) * inv_sqrt_alpha + sigma * z, None
+
+    xs = (s.eps_coefs, 1.0 / s.sqrt_alphas, s.sigmas, time_table(config),
+          steps if seeded else noise)
     x0, _ = jax.lax.scan(body, x_T, jax.tree.map(jnp.asarray, xs), reverse=True)
     return x0
 
 
 @functools.partial(jax.jit, static_argnames=("n", "config", "guidance"))
 def _sample(params, key, labels_bt, *, n: int, config: DDPMConfig, guidance: float):
-    shape = (config.num_timesteps + 1, n, config.seq_len, config.channels)
-    z = jax.random.normal(key, shape, jnp.float32)
-    return reverse_chain(params, z[-1], z[:-1], config, labels_bt, guidance)
+    seed = seed_from_key(key)
+    x_T = counter_normal(seed, config.num_timesteps, (n, config.seq_len, config.channels))
+    return reverse_chain(params, x_T, seed, config, labels_bt, guidance)
 
 
 def sample(params, key: jax.Array, n: int, config: DDPMConfig,

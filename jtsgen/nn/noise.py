@@ -1,0 +1,54 @@
+"""Counter-based Gaussian noise for long sampling chains.
+
+``jax.random`` (threefry) is the library's source of randomness everywhere, but on
+XLA:CPU drawing bits with it costs about 10-15 ns per number: for a DDPM reverse
+chain at batch 1024 that is 80 of 130 ms, more than the denoiser. Samplers draw
+their per-step noise here instead: a stateless hash of ``(seed, step, element
+index)`` — two rounds of the MurmurHash3 32-bit finaliser, a bijection on the
+counter for a fixed seed — turned into a uniform in (0, 1) on the 2^23 grid and
+then into a normal with ``sqrt(2) erfinv(2u - 1)`` (the transform ``jax.random.normal``
+uses). It costs a few elementwise ops per number, can be drawn inside the scan
+body step by step (no ``[T, ...]`` noise tensor in memory), and is reproducible
+from the ``seed`` alone. The seed itself comes from a ``jax.random`` key
+(:func:`seed_from_key`), so one root key still determines everything.
+
+Quality: uniform marginals and no detectable correlation across steps or
+elements (``tests/test_noise.py``); it is a simulation-grade generator, not a
+cryptographic one, and is used only for sampling noise, never for training.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_GRID = 2.0**-23  # spacing of the uniform grid (the top 23 bits of the hash)
+
+
+def seed_from_key(key: jax.Array) -> jax.Array:
+    """Two ``uint32`` seed words drawn from a ``jax.random`` key: ``[2]`` uint32."""
+    return jax.random.bits(key, (2,), jnp.uint32)
+
+
+def _fmix32(x: jax.Array) -> jax.Array:
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def counter_bits(seed_2: jax.Array, step: jax.Array | int, shape: tuple[int, ...]) -> jax.Array:
+    """``uint32`` hash bits of shape ``shape`` for one ``step`` of a chain."""
+    n = int(np.prod(shape))
+    idx = jnp.arange(n, dtype=jnp.uint32)
+    mixed_step = _fmix32(jnp.asarray(step, jnp.uint32) * jnp.uint32(0x9E3779B9) ^ seed_2[1])
+    return _fmix32(_fmix32(idx ^ seed_2[0]) + mixed_step).reshape(shape)
+
+
+def counter_normal(seed_2: jax.Array, step: jax.Array | int, shape: tuple[int, ...],
+                   dtype=jnp.float32) -> jax.Array:
+    """Standard-normal noise ``shape`` for chain step ``step`` (traceable ``step``)."""
+    u = (counter_bits(seed_2, step, shape) >> 9).astype(jnp.float32) * _GRID + 0.5 * _GRID
+    return (np.sqrt(2.0) * jax.scipy.special.erfinv(2.0 * u - 1.0)).astype(dtype)
