@@ -87,3 +87,33 @@ def test_recurrence_gradients_equal_autodiff_of_the_plain_scan():
     for a, b in zip(jax.grad(fast, argnums=(0, 1, 2, 3))(*args),
                     jax.grad(plain, argnums=(0, 1, 2, 3))(*args), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_lstm_layer_gradients_equal_autodiff_of_the_step_loop_for_both_projections():
+    """C <= 4 projects inside the loop (own VJP); C > 4 precomputes the projection."""
+    from jtsgen.nn.lstm import LSTM
+
+    for channels in (2, 6):
+        layer = LSTM(5, unroll=1)
+        k = jax.random.split(jax.random.key(channels), 3)
+        x = jax.random.normal(k[0], (3, 7, channels))
+        h0 = (jax.random.normal(k[1], (3, 5)), jax.random.normal(k[2], (3, 5)))
+        params = layer.init(jax.random.key(1), x)["params"]
+
+        def loop(p, x, h0):
+            h, c = h0
+            hs = []
+            for t in range(x.shape[1]):
+                h, c = lstm_gates(x[:, t] @ p["w_ih"] + h @ p["w_hh"] + p["b"], c)
+                hs.append(h)
+            return jnp.sum(jnp.sin(jnp.stack(hs, 1))) + 2 * jnp.sum(c)
+
+        def fast(p, x, h0, layer=layer):
+            hs, (_, c) = layer.apply({"params": p}, x, h0)
+            return jnp.sum(jnp.sin(hs)) + 2 * jnp.sum(c)
+
+        np.testing.assert_allclose(fast(params, x, h0), loop(params, x, h0), rtol=1e-5)
+        got = jax.grad(fast, argnums=(0, 1, 2))(params, x, h0)
+        want = jax.grad(loop, argnums=(0, 1, 2))(params, x, h0)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)

@@ -70,22 +70,24 @@ def lstm_gates(pre_b4h: jax.Array, c_bh: jax.Array) -> tuple[jax.Array, jax.Arra
     return _cell(gate_activations(pre_b4h), c_bh)
 
 
-def _forward(xproj, w_hh, h0, c0, unroll, save):
-    """Forward scan. With ``save`` it also emits, per step, the local derivatives the
-    reverse pass needs, already in the shapes it consumes (so its loop body is a
-    few full-width elementwise ops and one matmul):
+def _forward(xs, proj, w_hh, h0, c0, unroll, save):
+    """Forward scan over ``xs`` (``[T, B, 4H]`` projections, or raw inputs ``[T, B, C]``
+    projected in the loop body by ``proj = (w_ih, b)``).
 
-    ``jac [B, 4H] = [g i(1-i), c_prev f(1-f), i (1-g^2), tanh(c) o(1-o)]`` (d pre / d
-    of the gate inputs, times the factor each gate is multiplied by) and
+    With ``save`` it also emits, per step, the local derivatives the reverse pass
+    needs, already in the shapes it consumes (so its loop body is a few full-width
+    elementwise ops and one matmul):
+    ``jac [B, 4H] = [g i(1-i), c_prev f(1-f), i (1-g^2), tanh(c) o(1-o)]`` and
     ``kf [B, 2H] = [o (1 - tanh(c)^2), f]``.
     """
     hid = h0.shape[-1]
-    # Materialise the projection: otherwise XLA:CPU fuses its producer into the loop's
-    # per-step slice and the step reads a strided layout (2x slower end to end).
-    xproj = lax.optimization_barrier(xproj)
+    # Materialise the inputs: otherwise XLA:CPU fuses their producer into the loop's
+    # per-step slice and the step reads a strided layout.
+    xs = lax.optimization_barrier(xs)
 
-    def body(carry, xp_b4h):
+    def body(carry, x):
         h, c = carry
+        xp_b4h = x if proj is None else input_projection(x, *proj)
         a = gate_activations(xp_b4h + h @ w_hh)
         i, f, g, o = (a[..., k * hid:(k + 1) * hid] for k in range(4))
         c_new = f * c + i * g
@@ -98,24 +100,13 @@ def _forward(xproj, w_hh, h0, c0, unroll, save):
         kf = jnp.concatenate([o * (1 - tc * tc), f], axis=-1)
         return (h_new, c_new), (h_new, jac, kf)
 
-    final, out = lax.scan(body, (h0, c0), xproj, unroll=unroll)
+    final, out = lax.scan(body, (h0, c0), xs, unroll=unroll)
     # Likewise keep consumers' layouts (a transpose after the loop) out of its writes.
     return final, lax.optimization_barrier(out)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _recurrence(xproj, w_hh, h0, c0, unroll, shared):
-    final, h_tbh = _forward(xproj, w_hh, h0, c0, unroll, save=False)
-    return h_tbh, final
-
-
-def _recurrence_fwd(xproj, w_hh, h0, c0, unroll, shared):
-    final, (h_tbh, jac, kf) = _forward(xproj, w_hh, h0, c0, unroll, save=True)
-    return (h_tbh, final), (w_hh, h0, h_tbh, jac, kf)
-
-
-def _recurrence_bwd(unroll, shared, res, cotangents):
-    w_hh, h0, h_tbh, jac, kf = res
+def _backward(w_hh, h0, h_tbh, jac, kf, cotangents, unroll):
+    """Reverse scan: ``(dpre [T, B, 4H], dw_hh, dh0, dc0)``."""
     dh_tbh, (dh_last, dc_last) = cotangents
     dh_tbh = lax.optimization_barrier(dh_tbh.at[-1].add(dh_last))
     hid = h0.shape[-1]
@@ -133,12 +124,55 @@ def _recurrence_bwd(unroll, shared, res, cotangents):
     (dh0, dc0), dpre = lax.scan(body, init, (dh_tbh, jac, kf), reverse=True, unroll=unroll)
     dpre = lax.optimization_barrier(dpre)
     h_prev = jnp.concatenate([h0[None], h_tbh[:-1]], axis=0)
-    dw_hh = jnp.einsum("tbh,tbg->hg", h_prev, dpre)
+    dw_hh = _flat_outer(h_prev, dpre)
+    return dpre, dw_hh, dh0, dc0
+
+
+def _flat_outer(a_tbi: jax.Array, b_tbj: jax.Array) -> jax.Array:
+    """``sum_tb a^T b`` -> ``[I, J]`` as one dot_general (no transposed copies)."""
+    return lax.dot_general(a_tbi.reshape(-1, a_tbi.shape[-1]), b_tbj.reshape(-1, b_tbj.shape[-1]),
+                           (((0,), (0,)), ((), ())))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def _recurrence(xproj, w_hh, h0, c0, unroll, shared):
+    final, h_tbh = _forward(xproj, None, w_hh, h0, c0, unroll, save=False)
+    return h_tbh, final
+
+
+def _recurrence_fwd(xproj, w_hh, h0, c0, unroll, shared):
+    final, (h_tbh, jac, kf) = _forward(xproj, None, w_hh, h0, c0, unroll, save=True)
+    return (h_tbh, final), (w_hh, h0, h_tbh, jac, kf)
+
+
+def _recurrence_bwd(unroll, shared, res, cotangents):
+    dpre, dw_hh, dh0, dc0 = _backward(*res, cotangents, unroll)
     dxproj = jnp.sum(dpre, axis=1, keepdims=True) if shared else dpre
     return dxproj, dw_hh, dh0, dc0
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def _projected_recurrence(x_tbc, w_ih, b, w_hh, h0, c0, unroll):
+    final, h_tbh = _forward(x_tbc, (w_ih, b), w_hh, h0, c0, unroll, save=False)
+    return h_tbh, final
+
+
+def _projected_fwd(x_tbc, w_ih, b, w_hh, h0, c0, unroll):
+    final, (h_tbh, jac, kf) = _forward(x_tbc, (w_ih, b), w_hh, h0, c0, unroll, save=True)
+    return (h_tbh, final), (x_tbc, w_ih, w_hh, h0, h_tbh, jac, kf)
+
+
+def _projected_bwd(unroll, res, cotangents):
+    x_tbc, w_ih, w_hh, h0, h_tbh, jac, kf = res
+    dpre, dw_hh, dh0, dc0 = _backward(w_hh, h0, h_tbh, jac, kf, cotangents, unroll)
+    dx = jnp.stack([jnp.sum(dpre * w_ih[c], axis=-1) for c in range(w_ih.shape[0])], axis=-1)
+    return dx, _flat_outer(x_tbc, dpre), jnp.sum(dpre, axis=(0, 1)), dw_hh, dh0, dc0
+
+
+_projected_recurrence.defvjp(_projected_fwd, _projected_bwd)
 
 
 def scan_recurrence(
@@ -164,6 +198,15 @@ def scan_recurrence(
     return _recurrence(xproj_tb4h, w_hh, h0_bh, c0_bh, int(unroll), shared)
 
 
+def input_projection(x_tbc: jax.Array, w_ih: jax.Array, b: jax.Array) -> jax.Array:
+    """``x @ W_ih + b`` for a few input channels ``[..., C]`` -> ``[..., 4H]``, as
+    broadcast multiply-adds (a K = C matmul is a poor kernel for tiny C)."""
+    out = b
+    for c in range(x_tbc.shape[-1]):
+        out = out + x_tbc[..., c:c + 1] * w_ih[c]
+    return out
+
+
 class LSTM(nn.Module):
     """Single-layer batch-first LSTM.
 
@@ -184,9 +227,11 @@ class LSTM(nn.Module):
         if carry is None:
             zeros = jnp.zeros((batch, self.hidden), x_btc.dtype)
             carry = (zeros, zeros)
-        # Time-major first (a small copy of x), so the projection is written row-major.
-        xproj_tb4h = jnp.swapaxes(x_btc, 0, 1) @ w_ih + b
-        h_tbh, final = scan_recurrence(xproj_tb4h, w_hh, *carry, unroll=self.unroll)
+        x_tbc = jnp.swapaxes(x_btc, 0, 1)
+        if channels <= 4:  # project inside the loop: no [T, B, 4H] tensor in memory
+            h_tbh, final = _projected_recurrence(x_tbc, w_ih, b, w_hh, *carry, int(self.unroll))
+        else:
+            h_tbh, final = scan_recurrence(x_tbc @ w_ih + b, w_hh, *carry, unroll=self.unroll)
         return jnp.swapaxes(h_tbh, 0, 1), final
 
 
