@@ -49,7 +49,7 @@ class Config:
     baseline_steps: int = 600
     n_eval: int = 256
     tsne_points: int = 300
-    model: CGATSConfig = CGATSConfig(batch_size=32, stage1_steps=800, stage2_steps=800)
+    model: CGATSConfig = CGATSConfig(batch_size=32, stage1_steps=2000, stage2_steps=800)
 
 
 def get_config(profile: str = "quick") -> Config:
@@ -105,7 +105,8 @@ def run(config: Config, workdir: str | Path) -> dict:
     if config.ablations:
         cvae = CGATS(dataclasses.replace(m, variant="cvae"))
         cvae.fit(keys[2], x_tr, y_tr, checkpoint_dir=ckpt / "cvae")
-        first = CGATS(dataclasses.replace(m, cond_at="first"), enc_params=cgats.enc_params)
+        first = CGATS(dataclasses.replace(m, cond_at="first"), enc_params=cgats.enc_params,
+                      latent_prior=cgats.latent_prior)
         first.fit_stage2(keys[3], x_tr, y_tr, checkpoint_dir=ckpt / "cond_first")
         losses["cvae"], losses["cond_first"] = cvae.history, first.history
         generators["CVAE end-to-end (Table 10)"] = lambda k, y: cvae.generate(k, y)[0]
@@ -124,7 +125,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     _write_table(workdir, table)
 
     names, y_fig = figure_labels(m.seq_len)
-    z = np.asarray(jax.random.normal(keys[6], (1, m.latent)))
+    z = np.asarray(cgats.sample_latent(keys[6], 1))
     # One z and one noise draw for every row: rows differ only through their labels.
     x_fig = np.concatenate([cgats.generate(keys[6], y[None], z_bd=z)[0] for y in y_fig])
     plot_label_control(x_fig, y_fig, names, workdir / "fig1_label_control.png")

@@ -1,7 +1,10 @@
 """C-GATS networks: occluded-series encoder, stage-1 decoder, stage-2 conditional decoder.
 
 Encoder θ: two stacked LSTMs (32, 64 units) over the occluded series X̃, the final
-hidden state -> ``mu``, ``logvar`` (latent 16): a diagonal Gaussian posterior.
+hidden state -> ``mu``, ``logvar`` (latent 16): a diagonal Gaussian posterior. With
+``n_freq > 0`` (the default in :class:`~jtsgen.models.cgats.CGATSConfig`) the LSTMs
+also read fixed Fourier time features and the posterior also sees the time-mean
+of the top layer's states.
 
 Stage-1 decoder ψ: ``zc = tanh(W z)`` repeated over time -> LSTM(32) -> LSTM(64) ->
 linear readout: reconstructs X^N from z.
@@ -28,16 +31,28 @@ from jtsgen.nn.lstm import LSTM, Dense, lstm_gates
 
 
 class Encoder(nn.Module):
-    """``x_btc`` -> ``(mu_bd, logvar_bd)``."""
+    """``x_btc`` -> ``(mu_bd, logvar_bd)``.
+
+    With ``n_freq > 0`` the LSTMs also read the Fourier time features
+    (:func:`time_features`), and the posterior is read from the final hidden state
+    concatenated with the time-mean of the top layer's states.
+    """
 
     hidden: tuple[int, int]
     latent: int
     unroll: int = 1
+    n_freq: int = 0
 
     @nn.compact
     def __call__(self, x_btc):
-        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(x_btc)
-        _, (h_bh, _) = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
+        u = x_btc
+        if self.n_freq:
+            f = time_features(x_btc.shape[1], self.n_freq)
+            u = jnp.concatenate([u, jnp.broadcast_to(f, (u.shape[0], *f.shape))], axis=-1)
+        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(u)
+        h2, (h_bh, _) = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
+        if self.n_freq:
+            h_bh = jnp.concatenate([h_bh, jnp.mean(h2, axis=1)], axis=-1)
         return Dense(self.latent, name="fc_mu")(h_bh), Dense(self.latent, name="fc_logvar")(h_bh)
 
 
