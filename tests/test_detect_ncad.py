@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jtsgen.data import make_sines
-from jtsgen.detect import baselines, ncad, ncad_augment
+from jtsgen.detect import ncad, ncad_augment
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import point_prf
+from tests.detector_checks import scores_and_f1_against_case1
 
 SMALL = ncad.Config(context=16, suspect=1, features=16, dilations=(1, 2, 4), embedding=8,
                     batch_size=32, num_steps=240, steps_per_call=60, learning_rate=3e-3)
@@ -137,14 +137,7 @@ def test_loss_falls_gradients_are_finite_and_training_compiles_once(trained):
 
 def test_scores_have_one_value_per_step_and_f1_beats_case1(trained):
     data, fitted = trained
-    x_test, y_test = data.x_btc[128:], data.y_bt[128:]
-    scores = fitted.score(x_test)
-    assert scores.shape == (32, LENGTH) and scores.dtype == np.float32
-    assert np.all(np.isfinite(scores)) and np.isfinite(fitted.threshold)
-    f1 = float(point_prf(y_test, fitted.predict(x_test))[2])
-    case1 = baselines.fit(jax.random.key(0), data.x_btc[:128], data.y_bt[:128],
-                          baselines.Config(kind="case1"))
-    f1_case1 = float(point_prf(y_test, case1.predict(x_test))[2])
+    f1, f1_case1 = scores_and_f1_against_case1(fitted, data.x_btc, data.y_bt, n_train=128)
     assert f1 > f1_case1 + 0.15, (f1, f1_case1)
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from jtsgen.data import make_sines
-from jtsgen.detect import baselines, decompose, robusttad
+from jtsgen.detect import decompose, robusttad
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import point_prf
 from jtsgen.nn.unet import UNet1D
+from tests.detector_checks import scores_and_f1_against_case1
 
 SMALL = robusttad.Config(trend_window=11, base=8, depth=2, kernel_size=3, batch_size=32,
                          num_steps=150, steps_per_call=50, learning_rate=3e-3)
@@ -105,14 +105,7 @@ def test_loss_falls_gradients_are_finite_and_training_compiles_once(trained):
 
 def test_scores_have_one_value_per_step_and_f1_beats_case1(trained):
     data, fitted = trained
-    x_test, y_test = data.x_btc[128:], data.y_bt[128:]
-    scores = fitted.score(x_test)
-    assert scores.shape == (32, LENGTH) and scores.dtype == np.float32
-    assert np.all(np.isfinite(scores))
-    f1 = float(point_prf(y_test, fitted.predict(x_test))[2])
-    case1 = baselines.fit(jax.random.key(0), data.x_btc[:128], data.y_bt[:128],
-                          baselines.Config(kind="case1"))
-    f1_case1 = float(point_prf(y_test, case1.predict(x_test))[2])
+    f1, f1_case1 = scores_and_f1_against_case1(fitted, data.x_btc, data.y_bt, n_train=128)
     assert f1 > f1_case1 + 0.3, (f1, f1_case1)
 
 

@@ -4,9 +4,8 @@ The same contract as :func:`jtsgen.train.fit`, for a :class:`~jtsgen.models.rcga
 (whose step is several optimiser updates, so it cannot use ``fit`` itself):
 ``steps_per_call`` GAN steps run in one jitted ``lax.scan``; every step draws its
 ``n_critic`` real batches on device from ``fold_in(batch_key, state.step)``, so a
-re-run resumed from a checkpoint replays the remaining steps exactly. Checkpoints
-use :mod:`jtsgen.train.checkpoint`; a non-finite metric stops training with
-:class:`jtsgen.train.TrainingDiverged` and the bad state is never written.
+re-run resumed from a checkpoint replays the remaining steps exactly. The host
+loop (checkpoints, resume, NaN guard, progress bar) is :func:`jtsgen.train.loop.drive`.
 """
 
 from __future__ import annotations
@@ -16,12 +15,11 @@ import os
 from typing import Any
 
 import jax
-import numpy as np
-from tqdm.auto import tqdm
 
 from jtsgen.errors import InputError
 from jtsgen.models.rcgan import GANState, RCGANConfig, make_train_step
-from jtsgen.train import FitResult, TrainingDiverged, checkpoint, sample_rows
+from jtsgen.train import FitResult, sample_rows
+from jtsgen.train.loop import drive
 
 
 def critic_batches(batch_size: int, n_critic: int):
@@ -94,41 +92,8 @@ def fit(
     ``wasserstein``, ``gp``, ``g_loss``, one float per GAN step.
     """
     _check_data(data, config, batch_size)
-    mngr = checkpoint.manager(checkpoint_dir, keep=keep) if checkpoint_dir else None
-    history: dict[str, list[float]] = {}
-    resumed_from = None
-    if mngr is not None:
-        restored = checkpoint.restore_latest(mngr, state)
-        if restored is not None:
-            state = restored[0]
-            history, resumed_from = restored[1], int(state.step)
-    step, last_saved = int(state.step), resumed_from
-    end = num_steps if stop_after is None else min(num_steps, stop_after)
-    bar = tqdm(total=num_steps, initial=step, desc=desc, disable=not progress, leave=False)
-    try:
-        while step < end:
-            k = min(steps_per_call, end - step)
-            state, metrics = compiled_fused(config, batch_size, k)(state, data, key)
-            metrics = jax.tree.map(np.asarray, metrics)
-            finite = np.all([np.isfinite(v) for v in metrics.values()], axis=0)
-            if not np.all(finite):
-                bad = step + int(np.argmax(~finite))
-                where = f"step {last_saved}" if last_saved is not None else "none written"
-                raise TrainingDiverged(
-                    f"{desc}: a loss became non-finite at step {bad}; last good checkpoint: "
-                    f"{where}. Lower the learning rate or check the input data for NaN/inf.")
-            for name, values in metrics.items():
-                history.setdefault(name, []).extend(float(v) for v in np.ravel(values))
-            step += k
-            bar.update(k)
-            bar.set_postfix(d=f"{float(metrics['d_loss'][-1]):.3f}",
-                            g=f"{float(metrics['g_loss'][-1]):.3f}")
-            due = checkpoint_every and step % checkpoint_every < k
-            if mngr is not None and (due or step == end):
-                checkpoint.save(mngr, step, state, history)
-                last_saved = step
-    finally:
-        bar.close()
-        if mngr is not None:
-            mngr.close()
-    return FitResult(state=state, history=history, resumed_from=resumed_from)
+    return drive(state, data, key, program=lambda k: compiled_fused(config, batch_size, k),
+                 num_steps=num_steps, steps_per_call=steps_per_call,
+                 checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,
+                 progress=progress, desc=desc, stop_after=stop_after,
+                 postfix=lambda m: {"d": m["d_loss"], "g": m["g_loss"]})

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -87,6 +88,36 @@ def fit(
       stop_after: stop (after checkpointing) once this step is reached; for tests
         that simulate a killed run.
     """
+    return drive(state, data, key, program=lambda k: compiled_fused(loss_fn, sampler, k),
+                 num_steps=num_steps, steps_per_call=steps_per_call,
+                 checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,
+                 progress=progress, desc=desc, stop_after=stop_after)
+
+
+def drive(
+    state: Any,
+    data: Any,
+    key: jax.Array,
+    *,
+    program: Callable[[int], Callable],
+    num_steps: int,
+    steps_per_call: int = 10,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    keep: int = 2,
+    progress: bool = True,
+    desc: str = "train",
+    stop_after: int | None = None,
+    postfix: Callable[[dict], dict] | None = None,
+) -> FitResult:
+    """The host loop shared by every model family's ``fit``.
+
+    ``program(k)`` returns the compiled ``(state, data, key) -> (state, metrics_k)``
+    that advances ``state.step`` by ``k`` (metrics: leaves ``[k]``); ``postfix``
+    maps the last call's metrics to the progress bar's fields (default: ``loss``).
+    Checkpointing, resume, the NaN guard and the history are as in :func:`fit`;
+    a step is non-finite if any of its metrics is.
+    """
     mngr = checkpoint.manager(checkpoint_dir, keep=keep) if checkpoint_dir else None
     history: dict[str, list[float]] = {}
     resumed_from = None
@@ -102,10 +133,11 @@ def fit(
     try:
         while step < end:
             k = min(steps_per_call, end - step)
-            state, metrics = compiled_fused(loss_fn, sampler, k)(state, data, key)
+            state, metrics = program(k)(state, data, key)
             metrics = jax.tree.map(np.asarray, metrics)
-            if not np.all(np.isfinite(metrics["loss"])):
-                bad = step + int(np.argmax(~np.isfinite(metrics["loss"])))
+            finite = np.all([np.isfinite(np.ravel(v)) for v in metrics.values()], axis=0)
+            if not np.all(finite):
+                bad = step + int(np.argmax(~finite))
                 where = f"step {last_saved}" if last_saved is not None else "none written"
                 raise TrainingDiverged(
                     f"{desc}: loss became non-finite at step {bad}; last good checkpoint: "
@@ -115,7 +147,8 @@ def fit(
                 history.setdefault(name, []).extend(float(v) for v in np.ravel(values))
             step += k
             bar.update(k)
-            bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.4f}")
+            fields = postfix(metrics) if postfix else {"loss": metrics["loss"]}
+            bar.set_postfix({n: f"{float(np.ravel(v)[-1]):.4f}" for n, v in fields.items()})
             due = checkpoint_every and step % checkpoint_every < k
             if mngr is not None and (due or step == end):
                 checkpoint.save(mngr, step, state, history)
