@@ -125,6 +125,22 @@ def test_generation_has_shape_and_carries_its_labels(trained):
     assert x2.shape == (2, T, 1)
 
 
+def test_latent_prior_is_fitted_to_the_encoded_training_windows(trained):
+    mean, chol = trained.latent_prior
+    assert mean.shape == (4,) and chol.shape == (4, 4)
+    z = np.asarray(trained.sample_latent(jax.random.key(2), 4000))
+    np.testing.assert_allclose(z.mean(axis=0), mean, atol=0.1 * float(np.abs(chol).max()) + 0.02)
+    np.testing.assert_allclose(np.cov(z, rowvar=False), chol @ chol.T, rtol=0.15, atol=0.02)
+    x, y = _data(200)
+    normal = y.max(axis=1) == 0
+    z_enc = np.asarray(trained.encode(jax.random.key(3), x[normal], y[normal]))
+    assert np.all(np.abs(z_enc.mean(axis=0) - mean) < 0.5 * np.sqrt(np.diag(chol @ chol.T)) + 0.05)
+    z_std = np.asarray(trained.sample_latent(jax.random.key(2), 4000, prior="standard"))
+    assert abs(z_std.mean()) < 0.05 and abs(z_std.std() - 1) < 0.05
+    with pytest.raises(InputError, match="prior"):
+        trained.sample_latent(jax.random.key(0), 2, prior="uniform")
+
+
 def test_a_single_labelled_point_changes_the_output_most_at_that_point(trained):
     hits = 0
     for i, p in enumerate((6, 12, 20, 26)):
