@@ -1,16 +1,18 @@
 """LSTM layers whose time loop is a ``lax.scan`` with the input projection hoisted.
 
 The gate pre-activations that depend only on the inputs, ``x_t @ W_ih + b``, are
-computed for all time steps in one matrix multiply before the scan; the scan body
-then only does ``h @ W_hh`` and the elementwise gate math. This is what makes a
-step-bound recurrence fast on CPU and accelerators alike.
+computed for all time steps in one matrix multiply before the scan (or, for
+inputs with at most 4 channels, as multiply-adds inside the loop body, so no
+``[T, B, 4H]`` tensor is written); the scan body then only does ``h @ W_hh`` and
+the elementwise gate math, whose four nonlinearities are one full-width ``tanh``.
 
-:func:`scan_recurrence` has a hand-written reverse pass (``jax.custom_vjp``), with
-the same math as autodiff: the forward scan saves the gate activations, the
-backward scan does only the elementwise gate derivatives and ``dpre @ W_hh^T``,
-and the weight gradient ``sum_t h_{t-1}^T dpre_t`` is one matrix multiply after
-the loop instead of an accumulation inside it. An input projection shared by the
-whole batch can be passed as ``[T, 1, 4H]`` and is never broadcast to ``[T, B, 4H]``.
+:func:`scan_recurrence` (and the in-loop projected variant used by :class:`LSTM`)
+has a hand-written reverse pass (``jax.custom_vjp``) with the same math as
+autodiff: the forward scan saves each step's local derivatives already in the
+shape the reverse loop consumes, the backward scan does two elementwise kernels
+and ``dpre @ W_hh^T`` per step, and the weight gradient ``sum_t h_{t-1}^T dpre_t``
+is one ``dot_general`` after the loop. An input projection shared by the whole
+batch can be passed as ``[T, 1, 4H]`` and is never broadcast to ``[T, B, 4H]``.
 Higher-order reverse mode (e.g. a WGAN-GP penalty) differentiates through this
 backward pass; forward mode (``jax.jvp``) is not supported through it.
 
