@@ -46,6 +46,7 @@ from benchmarks.train_step import (
     usable_cores,
 )
 from jtsgen.models import ddpm
+from jtsgen.runtime import reexec_with_host_tunables
 
 COLUMNS = ["benchmark", "impl", "variant", "steps", "batch", "ms_per_chain", "compile_s", "n",
            "spread", "speedup", "status"]
@@ -124,4 +125,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    reexec_with_host_tunables()
     main(sys.argv[1:])

@@ -38,6 +38,7 @@ from benchmarks import harness
 from benchmarks.train_step import print_summary
 from jtsgen.data.sines import make_sines
 from jtsgen.models import lstm_vae
+from jtsgen.runtime import reexec_with_host_tunables
 from jtsgen.train import (
     create_state,
     init_replicas,
@@ -151,4 +152,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    reexec_with_host_tunables()
     main(sys.argv[1:])

@@ -34,6 +34,7 @@ import optax
 
 from benchmarks import harness
 from jtsgen.models import lstm_vae
+from jtsgen.runtime import reexec_with_host_tunables
 from jtsgen.train import create_state, make_step_fn, make_train_step
 
 
@@ -179,4 +180,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    reexec_with_host_tunables()
     main(sys.argv[1:])

@@ -141,6 +141,8 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu_usable": usable,
         "memory_gib": _memory_gib(),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
     try:
         import jax

@@ -42,6 +42,7 @@ from jtsgen.data.sines import make_sines
 from jtsgen.data.splits import split_by_series
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.models.cgats import CGATS
+from jtsgen.runtime import reexec_with_host_tunables
 
 STAGES = ("data", "train stage 1", "train stage 2", "generate", "evaluate")
 COLUMNS = ["stage", "cold_s", "warm_s", "compile_s", "warm_share"]
@@ -120,4 +121,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    reexec_with_host_tunables()
     main(sys.argv[1:])

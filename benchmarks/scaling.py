@@ -35,6 +35,7 @@ import time
 from typing import Any
 
 from benchmarks import harness
+from jtsgen.runtime import reexec_with_host_tunables
 
 MARKER = "SCALING_RESULT "
 COLUMNS = ["devices", "global_batch", "ms_per_step", "windows_per_s", "efficiency",
@@ -157,4 +158,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    reexec_with_host_tunables()
     main(sys.argv[1:])

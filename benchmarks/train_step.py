@@ -44,6 +44,7 @@ import optax
 
 from benchmarks import flops, harness, reference
 from jtsgen.models import cgats, lstm_vae, rcgan
+from jtsgen.runtime import reexec_with_host_tunables
 from jtsgen.train import create_state, make_fused_steps, make_train_step, sample_rows
 
 SKIPPED = "skipped: torch not installed"
@@ -303,4 +304,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    reexec_with_host_tunables()
     main(sys.argv[1:])

@@ -15,6 +15,7 @@ from typing import Any
 
 from jtsgen.config import PROFILES, apply_overrides, check_profile, save_config
 from jtsgen.errors import InputError
+from jtsgen.runtime import reexec_with_host_tunables
 
 
 def parse_args(name: str, argv: list[str] | None) -> tuple[str, Path, list[str]]:
@@ -43,7 +44,13 @@ def main(
     run: Callable[[Any, Path], dict],
     argv: list[str] | None = None,
 ) -> dict:
-    """Parses the command line, runs the experiment, prints a one-line error on bad input."""
+    """Parses the command line, runs the experiment, prints a one-line error on bad input.
+
+    Called without ``argv`` (from a ``__main__`` block) it first re-executes the
+    command with the host tunables of :mod:`jtsgen.runtime`.
+    """
+    if argv is None:
+        reexec_with_host_tunables()
     try:
         profile, workdir, overrides = parse_args(name, argv)
         config = apply_overrides(get_config(profile), overrides)
