@@ -10,10 +10,8 @@ the elementwise gate math, whose four nonlinearities are one full-width ``tanh``
 has a hand-written reverse pass (``jax.custom_vjp``) with the same math as
 autodiff: the forward scan saves each step's local derivatives already in the
 shape the reverse loop consumes, the backward scan does two elementwise kernels
-and ``dpre @ W_hh^T`` per step, writing ``dpre`` over the saved derivatives it
-has just read (no zero-filled ``[T, B, 4H]`` output buffer and no copy of it),
-and the weight gradient ``sum_t h_{t-1}^T dpre_t`` is one ``dot_general`` after
-the loop. An input projection shared by the whole
+and ``dpre @ W_hh^T`` per step, and the weight gradient ``sum_t h_{t-1}^T dpre_t``
+is one ``dot_general`` after the loop. An input projection shared by the whole
 batch can be passed as ``[T, 1, 4H]`` and is never broadcast to ``[T, B, 4H]``.
 Higher-order reverse mode (e.g. a WGAN-GP penalty) differentiates through this
 backward pass; forward mode (``jax.jvp``) is not supported through it.
@@ -117,21 +115,15 @@ def _backward(w_hh, h0, h_tbh, jac, kf, cotangents, unroll):
     w_t = w_hh.T
 
     def body(carry, inputs):
-        # From step t+1: dh_rec = dpre_{t+1} @ W^T, dc_next = dc_{t+1} * f_{t+1}. ``buf``
-        # holds jac for steps <= t and dpre for steps > t: each step reads its jac
-        # and overwrites it with its dpre, so dpre needs no buffer of its own.
-        dh_rec, dc_next, buf = carry
-        t, dh_out, kf_b2h = inputs
-        jac_b4h = lax.dynamic_index_in_dim(buf, t, keepdims=False)
+        dh_rec, dc_next = carry  # from step t+1: dpre_{t+1} @ W^T and dc_{t+1} * f_{t+1}
+        dh_out, jac_b4h, kf_b2h = inputs
         dh = dh_out + dh_rec
         dc = dc_next + dh * kf_b2h[:, :hid]
         dpre = jnp.concatenate([dc, dc, dc, dh], axis=-1) * jac_b4h
-        buf = lax.dynamic_update_index_in_dim(buf, dpre, t, 0)
-        return (dpre @ w_t, dc * kf_b2h[:, hid:], buf), None
+        return (dpre @ w_t, dc * kf_b2h[:, hid:]), dpre
 
-    steps = jnp.arange(jac.shape[0], dtype=jnp.int32)
-    init = (jnp.zeros_like(dh_last), dc_last, jac)
-    (dh0, dc0, dpre), _ = lax.scan(body, init, (steps, dh_tbh, kf), reverse=True, unroll=unroll)
+    init = (jnp.zeros_like(dh_last), dc_last)
+    (dh0, dc0), dpre = lax.scan(body, init, (dh_tbh, jac, kf), reverse=True, unroll=unroll)
     dpre = lax.optimization_barrier(dpre)
     h_prev = jnp.concatenate([h0[None], h_tbh[:-1]], axis=0)
     dw_hh = _flat_outer(h_prev, dpre)
