@@ -9,15 +9,22 @@ call:
 * vmapped: :func:`jtsgen.train.make_ensemble_fused_steps` — one compiled program
   advances all K stacked states (``jax.vmap`` over the fused ``lax.scan``);
 * sequential: :func:`jtsgen.train.make_fused_steps` called once per replica, one
-  after the other (the same compiled program for every replica).
+  after the other (the same compiled program for every replica);
+* sharded (when JAX sees more than one device): the vmapped program with the
+  replica axis split over all devices (``make_ensemble_fused_steps(mesh=...)``).
+  Run from the command line, the script emulates one CPU device per usable core
+  (``--xla_force_host_platform_device_count``) unless ``XLA_FLAGS`` already sets a
+  count. K not divisible by the device count is padded with extra replicas whose
+  steps are not counted.
 
 Throughput is aggregate optimiser steps per second over all replicas
 (``K * k / seconds``); the speed-up is vmapped over sequential at the same K.
 On a CPU the step of one small model is bound by per-iteration overhead of its
 sequential LSTM steps, so K replicas in one program cost little more than one.
 
-Summary names written: ``ensemble_speedup_k5`` (the headline) and
-``ensemble_speedup_k{K}`` for every K timed (``tiny``: K = 2 only, so
+Summary names written: ``ensemble_speedup_k5`` (the headline, one device),
+``ensemble_speedup_k{K}`` for every K timed, and ``ensemble_speedup_k{K}_sharded``
+when there are several devices (``tiny``: K = 2 only, so
 ``ensemble_speedup_k5`` is null there). The sequential program is compiled once
 and its compile time is reported on every sequential row.
 """
@@ -33,22 +40,25 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
 from benchmarks import harness
-from benchmarks.train_step import print_summary
+from benchmarks.train_step import print_summary, usable_cores
 from jtsgen.data.sines import make_sines
 from jtsgen.models import lstm_vae
 from jtsgen.runtime import reexec_with_host_tunables
 from jtsgen.train import (
     create_state,
+    data_mesh,
     init_replicas,
     make_ensemble_fused_steps,
     make_fused_steps,
     sample_rows,
+    shard_replicas,
 )
 
-COLUMNS = ["mode", "replicas", "steps_per_call", "s_per_round", "steps_per_s", "compile_s", "n",
-           "spread", "speedup"]
+COLUMNS = ["mode", "replicas", "padded_to", "steps_per_call", "s_per_round", "steps_per_s",
+           "compile_s", "n", "spread", "speedup"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +130,37 @@ def sequential_row(p: Profile, program, data, replicas: int) -> dict[str, Any]:
     return _row("sequential", replicas, p, harness.time_fn(round_, **p.timing), compile_s)
 
 
+def sharded_row(p: Profile, cfg, data, replicas: int) -> dict[str, Any]:
+    """The vmapped program with the replica axis split over all devices."""
+    mesh = data_mesh()
+    n_dev = mesh.devices.size
+    padded = -(-replicas // n_dev) * n_dev
+    keys = shard_replicas(jax.random.split(jax.random.key(0), padded), mesh)
+    states = shard_replicas(jax.jit(lambda k: init_replicas(_init_fn(cfg), k))(keys), mesh)
+    train_keys = shard_replicas(jax.random.split(jax.random.key(1), padded), mesh)
+    data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
+    fused = make_ensemble_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(p.batch),
+                                      p.steps_per_call, mesh=mesh)
+    compiled, compile_s = _compile(fused, states, data, train_keys)
+    box = [states]
+
+    def round_():
+        box[0], metrics = compiled(box[0], data, train_keys)
+        jax.block_until_ready(metrics)
+
+    row = _row(f"sharded over {n_dev} devices", replicas, p,
+               harness.time_fn(round_, **p.timing), compile_s)
+    return {**row, "padded_to": padded}
+
+
+def emulate_cpu_devices() -> None:
+    """Asks XLA for one CPU device per usable core, unless ``XLA_FLAGS`` sets a count."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = f"--xla_force_host_platform_device_count={usable_cores()}"
+        os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()
+
+
 def _row(mode, replicas, p, res, compile_s):
     steps = replicas * p.steps_per_call
     return {"mode": mode, "replicas": replicas, "steps_per_call": p.steps_per_call,
@@ -141,10 +182,16 @@ def main(argv: list[str] | None = None) -> dict:
         vm["speedup"] = vm["steps_per_s"] / seq["steps_per_s"]
         rows += [seq, vm]
         summary[f"ensemble_speedup_k{replicas}"] = vm["speedup"]
+        if jax.device_count() > 1:
+            sh = sharded_row(p, cfg, data, replicas)
+            sh["speedup"] = sh["steps_per_s"] / seq["steps_per_s"]
+            rows.append(sh)
+            summary[f"ensemble_speedup_k{replicas}_sharded"] = sh["speedup"]
     harness.print_table(rows, COLUMNS)
     print_summary(summary)
     config = {"profile": args.profile, "sizes": dataclasses.asdict(p), "model": cfg,
               "throughput": "aggregate optimiser steps per second over all replicas",
+              "devices": [str(d) for d in jax.devices()],
               "load_average": os.getloadavg()}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
     print(f"wrote {args.out}")
@@ -152,5 +199,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    emulate_cpu_devices()
     reexec_with_host_tunables()
     main(sys.argv[1:])

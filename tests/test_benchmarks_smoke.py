@@ -8,6 +8,9 @@ speed-up must be null, never a number made up without a measured reference.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -111,7 +114,7 @@ def test_diffusion_sampling(no_torch, tmp_path):
 def test_ensemble(tmp_path):
     report = run_tiny(ensemble, tmp_path)
     rows, summary = report["rows"], report["summary"]
-    assert {r["mode"] for r in rows} == {"sequential", "vmapped"}
+    assert {r["mode"] for r in rows} == {"sequential", "vmapped"}  # one device here
     assert all(r["steps_per_s"] > 0 for r in rows)
     assert summary["ensemble_speedup_k5"] is None  # K = 5 is not in the tiny profile
     vm = next(r for r in rows if r["mode"] == "vmapped")
@@ -139,3 +142,19 @@ def test_pipeline(tmp_path):
     assert total["cold_s"] >= total["warm_s"] > 0
     assert 0 < summary["pipeline_train_share"] <= 1
     assert 0 <= report["config"]["faithfulness_of_warm_run"]["on_label_share"] <= 1
+
+
+def test_ensemble_command_line_splits_replicas_over_emulated_cores(tmp_path):
+    out = tmp_path / "report.json"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(JTSGEN_BENCH_NO_TORCH="1", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.ensemble", "--profile", "tiny",
+                           "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    sharded = [r for r in report["rows"] if r["mode"] == "sharded over 2 devices"]
+    assert [(r["replicas"], r["padded_to"]) for r in sharded] == [(2, 2)]
+    seq = next(r for r in report["rows"] if r["mode"] == "sequential")
+    assert report["summary"]["ensemble_speedup_k2_sharded"] == pytest.approx(
+        sharded[0]["steps_per_s"] / seq["steps_per_s"])

@@ -153,3 +153,46 @@ def test_sharded_step_over_8_devices_matches_one_device():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("OK")
+
+
+SHARDED_ENSEMBLE = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np, optax
+    from jtsgen.errors import InputError
+    from jtsgen.models import lstm_vae
+    from jtsgen.train import (create_state, data_mesh, fit_ensemble, init_replicas,
+                              sample_rows, shard_replicas)
+    assert jax.device_count() == 2, jax.devices()
+    cfg = lstm_vae.LSTMVAEConfig(seq_len=24, hidden=8, latent=2, unroll=1)
+    loss_fn = lstm_vae.make_loss_fn(cfg)
+    x = jax.random.normal(jax.random.key(0), (32, 24, 1))
+    init = lambda k: create_state(lstm_vae.init_params(k, cfg), optax.adam(1e-2))
+    keys = jax.random.split(jax.random.key(1), 4)
+    train_keys = jax.random.split(jax.random.key(2), 4)
+    runs = {}
+    for name, mesh in (("one", None), ("two", data_mesh())):
+        states, hist = fit_ensemble(init_replicas(init, keys), x, train_keys, loss_fn=loss_fn,
+                                    sampler=sample_rows(8), num_steps=6, steps_per_call=3,
+                                    mesh=mesh)
+        runs[name] = (states, hist)
+    two = runs["two"][0].params
+    assert len(jax.tree.leaves(two)[0].sharding.device_set) == 2
+    for a, b in zip(jax.tree.leaves(runs["one"][0].params), jax.tree.leaves(two)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(runs["one"][1]["loss"], runs["two"][1]["loss"], rtol=1e-5)
+    try:
+        shard_replicas(jax.random.split(jax.random.key(3), 3), data_mesh())
+    except InputError as e:
+        assert "replicas" in str(e) and "multiple of 2" in str(e), e
+    else:
+        raise AssertionError("3 replicas on 2 devices must be refused")
+    print("OK")
+""")
+
+
+def test_ensemble_split_over_2_devices_matches_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SHARDED_ENSEMBLE], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("OK")

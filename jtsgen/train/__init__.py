@@ -1,6 +1,11 @@
 """Compiled training core: jitted/fused steps, fit loop, checkpoints, ensembles, sharding."""
 
-from jtsgen.train.ensemble import fit_ensemble, init_replicas, make_ensemble_fused_steps
+from jtsgen.train.ensemble import (
+    fit_ensemble,
+    init_replicas,
+    make_ensemble_fused_steps,
+    shard_replicas,
+)
 from jtsgen.train.loop import FitResult, TrainingDiverged, fit
 from jtsgen.train.parallel import data_mesh, make_sharded_train_step, replicate, shard_batch
 from jtsgen.train.step import (
@@ -31,4 +36,5 @@ __all__ = [
     "replicate",
     "sample_rows",
     "shard_batch",
+    "shard_replicas",
 ]

@@ -6,6 +6,12 @@ small model leaves idle, on an accelerator it fills the device. Hyper-parameters
 that do not change shapes (learning rate, KL weight, ...) can differ per replica
 through ``optax.inject_hyperparams`` or by closing the loss over a per-replica
 array passed in ``data``.
+
+With a ``mesh`` (a 1-D :class:`jax.sharding.Mesh`, e.g. ``data_mesh()``) the
+replica axis is split over its devices: each device advances its own replicas
+and nothing is communicated. On a CPU host, emulate one device per core
+(``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>``, set before JAX
+starts) to run replica groups on separate cores.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jtsgen.errors import InputError
 from jtsgen.train.loop import TrainingDiverged
 from jtsgen.train.step import LossFn, Sampler, make_fused_fn
 
@@ -25,17 +33,35 @@ def init_replicas(init_fn: Callable[[jax.Array], Any], keys: jax.Array) -> Any:
     return jax.vmap(init_fn)(keys)
 
 
+def shard_replicas(tree: Any, mesh: Mesh) -> Any:
+    """Places every leaf of ``tree`` split along its leading replica axis over ``mesh``."""
+    n = mesh.devices.size
+    for leaf in jax.tree.leaves(tree):
+        if leaf.shape[0] % n:
+            raise InputError("replicas", f"{leaf.shape[0]} replicas cannot be split evenly "
+                             f"over {n} devices; use a multiple of {n}")
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec(mesh.axis_names[0])))
+
+
 def make_ensemble_fused_steps(
-    loss_fn: LossFn, sampler: Sampler, num_steps: int, *, shared_data: bool = True
+    loss_fn: LossFn, sampler: Sampler, num_steps: int, *, shared_data: bool = True,
+    mesh: Mesh | None = None,
 ):
     """Jitted ``(states_K, data, keys_K) -> (states_K, metrics_Kk)``.
 
     ``data`` is shared by all replicas when ``shared_data`` (else its leaves carry a
-    leading K axis). Each replica uses its own training key.
+    leading K axis). Each replica uses its own training key. With ``mesh``, inputs
+    and outputs with a replica axis are split over the mesh (place them with
+    :func:`shard_replicas`); shared ``data`` is replicated.
     """
-    fused = make_fused_fn(loss_fn, sampler, num_steps)
-    in_axes = (0, None if shared_data else 0, 0)
-    return jax.jit(jax.vmap(fused, in_axes=in_axes), donate_argnums=(0,))
+    fused = jax.vmap(make_fused_fn(loss_fn, sampler, num_steps),
+                     in_axes=(0, None if shared_data else 0, 0))
+    if mesh is None:
+        return jax.jit(fused, donate_argnums=(0,))
+    split = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
+    data = NamedSharding(mesh, PartitionSpec()) if shared_data else split
+    return jax.jit(fused, in_shardings=(split, data, split), out_shardings=(split, split),
+                   donate_argnums=(0,))
 
 
 def fit_ensemble(
@@ -48,15 +74,25 @@ def fit_ensemble(
     num_steps: int,
     steps_per_call: int = 10,
     shared_data: bool = True,
+    mesh: Mesh | None = None,
 ) -> tuple[Any, dict[str, np.ndarray]]:
-    """Trains K stacked replicas for ``num_steps``; history leaves are ``[K, num_steps]``."""
+    """Trains K stacked replicas for ``num_steps``; history leaves are ``[K, num_steps]``.
+
+    With ``mesh`` the replicas are split over its devices (K must be a multiple of
+    the device count).
+    """
+    if mesh is not None:
+        states, keys = shard_replicas(states, mesh), shard_replicas(keys, mesh)
+        data = jax.device_put(data, NamedSharding(mesh, PartitionSpec())) if shared_data \
+            else shard_replicas(data, mesh)
     cache: dict[int, Any] = {}
     history: dict[str, list[np.ndarray]] = {}
     step = 0
     while step < num_steps:
         k = min(steps_per_call, num_steps - step)
         if k not in cache:
-            cache[k] = make_ensemble_fused_steps(loss_fn, sampler, k, shared_data=shared_data)
+            cache[k] = make_ensemble_fused_steps(loss_fn, sampler, k, shared_data=shared_data,
+                                                 mesh=mesh)
         states, metrics = cache[k](states, data, keys)
         metrics = jax.tree.map(np.asarray, metrics)
         if not np.all(np.isfinite(metrics["loss"])):
