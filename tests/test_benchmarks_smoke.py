@@ -90,6 +90,8 @@ def test_train_step(no_torch, tmp_path):
     jax_rows = [r for r in rows if r["impl"] == "jax"]
     assert all(r["ms_per_step"] > 0 and r["compile_s"] > 0 for r in jax_rows)
     assert any("fused" in r["variant"] for r in jax_rows)
+    assert any("packed" in r["variant"] for r in jax_rows)
+    assert summary["speedup_packed_seed_config"] is None
     assert 0 < summary["flop_utilisation"] < 1
     assert report["config"]["model_flops"]["flops"] > report["config"]["model_flops"][
         "matmul_only_estimate"] > 0

@@ -7,6 +7,7 @@ from jtsgen.train.ensemble import (
     shard_replicas,
 )
 from jtsgen.train.loop import FitResult, TrainingDiverged, fit
+from jtsgen.train.packed import PackedLayout, make_packed_train_step
 from jtsgen.train.parallel import data_mesh, make_sharded_train_step, replicate, shard_batch
 from jtsgen.train.step import (
     adam,
@@ -21,6 +22,7 @@ from jtsgen.train.step import (
 __all__ = [
     "adam",
     "FitResult",
+    "PackedLayout",
     "TrainingDiverged",
     "create_state",
     "data_mesh",
@@ -30,6 +32,7 @@ __all__ = [
     "make_ensemble_fused_steps",
     "make_fused_fn",
     "make_fused_steps",
+    "make_packed_train_step",
     "make_sharded_train_step",
     "make_step_fn",
     "make_train_step",
