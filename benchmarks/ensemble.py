@@ -40,7 +40,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
 from benchmarks import harness
 from benchmarks.train_step import print_summary, usable_cores
@@ -53,6 +53,7 @@ from jtsgen.train import (
     init_replicas,
     make_ensemble_fused_steps,
     make_fused_steps,
+    replicate,
     sample_rows,
     shard_replicas,
 )
@@ -92,12 +93,20 @@ def _init_fn(cfg):
     return lambda key: create_state(lstm_vae.init_params(key, cfg), tx)
 
 
-def vmapped_row(p: Profile, cfg, data, replicas: int) -> dict[str, Any]:
-    keys = jax.random.split(jax.random.key(0), replicas)
-    states = jax.jit(lambda k: init_replicas(_init_fn(cfg), k))(keys)
-    train_keys = jax.random.split(jax.random.key(1), replicas)
+def vmapped_row(p: Profile, cfg, data, replicas: int, mesh: Mesh | None = None) -> dict:
+    """The vmapped program on one device, or with ``mesh`` its replica axis split over
+    the mesh's devices (K padded up to a multiple of the device count; padded
+    replicas train but are not counted)."""
+    n_dev = 1 if mesh is None else mesh.devices.size
+    padded = -(-replicas // n_dev) * n_dev
+    states = jax.jit(lambda k: init_replicas(_init_fn(cfg), k))(
+        jax.random.split(jax.random.key(0), padded))
+    train_keys = jax.random.split(jax.random.key(1), padded)
+    if mesh is not None:
+        states, train_keys = shard_replicas(states, mesh), shard_replicas(train_keys, mesh)
+        data = replicate(data, mesh)
     fused = make_ensemble_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(p.batch),
-                                      p.steps_per_call)
+                                      p.steps_per_call, mesh=mesh)
     compiled, compile_s = _compile(fused, states, data, train_keys)
     box = [states]
 
@@ -105,7 +114,9 @@ def vmapped_row(p: Profile, cfg, data, replicas: int) -> dict[str, Any]:
         box[0], metrics = compiled(box[0], data, train_keys)
         jax.block_until_ready(metrics)
 
-    return _row("vmapped", replicas, p, harness.time_fn(round_, **p.timing), compile_s)
+    mode = "vmapped" if mesh is None else f"sharded over {n_dev} devices"
+    row = _row(mode, replicas, p, harness.time_fn(round_, **p.timing), compile_s)
+    return row if mesh is None else {**row, "padded_to": padded}
 
 
 def sequential_program(p: Profile, cfg, data):
@@ -128,29 +139,6 @@ def sequential_row(p: Profile, program, data, replicas: int) -> dict[str, Any]:
         jax.block_until_ready(metrics)
 
     return _row("sequential", replicas, p, harness.time_fn(round_, **p.timing), compile_s)
-
-
-def sharded_row(p: Profile, cfg, data, replicas: int) -> dict[str, Any]:
-    """The vmapped program with the replica axis split over all devices."""
-    mesh = data_mesh()
-    n_dev = mesh.devices.size
-    padded = -(-replicas // n_dev) * n_dev
-    keys = shard_replicas(jax.random.split(jax.random.key(0), padded), mesh)
-    states = shard_replicas(jax.jit(lambda k: init_replicas(_init_fn(cfg), k))(keys), mesh)
-    train_keys = shard_replicas(jax.random.split(jax.random.key(1), padded), mesh)
-    data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))
-    fused = make_ensemble_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(p.batch),
-                                      p.steps_per_call, mesh=mesh)
-    compiled, compile_s = _compile(fused, states, data, train_keys)
-    box = [states]
-
-    def round_():
-        box[0], metrics = compiled(box[0], data, train_keys)
-        jax.block_until_ready(metrics)
-
-    row = _row(f"sharded over {n_dev} devices", replicas, p,
-               harness.time_fn(round_, **p.timing), compile_s)
-    return {**row, "padded_to": padded}
 
 
 def emulate_cpu_devices() -> None:
@@ -183,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows += [seq, vm]
         summary[f"ensemble_speedup_k{replicas}"] = vm["speedup"]
         if jax.device_count() > 1:
-            sh = sharded_row(p, cfg, data, replicas)
+            sh = vmapped_row(p, cfg, data, replicas, mesh=data_mesh())
             sh["speedup"] = sh["steps_per_s"] / seq["steps_per_s"]
             rows.append(sh)
             summary[f"ensemble_speedup_k{replicas}_sharded"] = sh["speedup"]

@@ -25,6 +25,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jtsgen.errors import InputError
 from jtsgen.train.loop import TrainingDiverged
+from jtsgen.train.parallel import replicate
 from jtsgen.train.step import LossFn, Sampler, make_fused_fn
 
 
@@ -83,8 +84,7 @@ def fit_ensemble(
     """
     if mesh is not None:
         states, keys = shard_replicas(states, mesh), shard_replicas(keys, mesh)
-        data = jax.device_put(data, NamedSharding(mesh, PartitionSpec())) if shared_data \
-            else shard_replicas(data, mesh)
+        data = replicate(data, mesh) if shared_data else shard_replicas(data, mesh)
     cache: dict[int, Any] = {}
     history: dict[str, list[np.ndarray]] = {}
     step = 0
