@@ -15,6 +15,9 @@ For 50 and 1000 diffusion steps and batch 16 and 1024, one full reverse chain
   ``for t in reversed(range(T))`` loop, at ``torch.set_num_threads(cores)`` and
   at one thread (the speed-up uses the faster; both rows are reported).
 
+jax and torch are timed in interleaved rounds and the speed-up is the median of
+per-round ratios, as in :mod:`benchmarks.train_step`.
+
 ``tiny`` runs 5 and 10 steps at batch 4 on length 16 (for tests); its summary
 keys keep the ``_50`` / ``_1000`` names for the first and second step count.
 Without torch (or with ``JTSGEN_BENCH_NO_TORCH=1``) reference rows read
@@ -38,10 +41,8 @@ import jax
 from benchmarks import harness
 from benchmarks.train_step import (
     SKIPPED,
+    measure,
     print_summary,
-    reference_ms,
-    skipped_row,
-    time_torch,
     torch_enabled,
     usable_cores,
 )
@@ -49,7 +50,7 @@ from jtsgen.models import ddpm
 from jtsgen.runtime import reexec_with_host_tunables
 
 COLUMNS = ["benchmark", "impl", "variant", "steps", "batch", "ms_per_chain", "compile_s", "n",
-           "spread", "speedup", "status"]
+           "spread", "speedup", "speedup_spread", "status"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,45 +59,40 @@ class Profile:
     batches: tuple[int, ...]
     seq_len: int
     hidden: int
-    timing: dict
+    interleave: dict  # keyword arguments of harness.time_interleaved
 
 
 PROFILES = {
-    "full": Profile((50, 1000), (16, 1024), 100, 32,
-                    dict(min_repeats=5, max_repeats=100, min_time_s=1.0, max_time_s=15.0)),
-    "tiny": Profile((5, 10), (4,), 16, 8,
-                    dict(min_repeats=2, max_repeats=3, min_time_s=0.0, max_time_s=0.2)),
+    "full": Profile((50, 1000), (16, 1024), 100, 32, dict(rounds=10, min_round_s=0.3, min_calls=1)),
+    "tiny": Profile((5, 10), (4,), 16, 8, dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
 
 
-def jax_row(cfg: ddpm.DDPMConfig, batch: int, timing: dict) -> dict[str, Any]:
+def jax_variant(cfg: ddpm.DDPMConfig, batch: int) -> dict[str, Any]:
+    """The compiled reverse chain as a variant for :func:`benchmarks.train_step.measure`."""
     params = ddpm.init_params(jax.random.key(0), cfg)
     chain = jax.jit(lambda p, k: ddpm.sample(p, k, batch, cfg))
     key = jax.random.key(1)
     start = time.perf_counter()
     compiled = chain.lower(params, key).compile()
     compile_s = time.perf_counter() - start
-    res = harness.time_fn(lambda: jax.block_until_ready(compiled(params, key)), **timing)
-    return {"impl": "jax", "variant": "lax.scan reverse chain, one jit",
-            "ms_per_chain": res["median_s"] * 1e3, "compile_s": compile_s, "n": res["n"],
-            "spread": res["spread"], "status": "ok"}
+    return {"variant": "lax.scan reverse chain, one jit", "compile_s": compile_s, "per_call": 1,
+            "run": lambda: jax.block_until_ready(compiled(params, key))}
 
 
 def case_rows(p: Profile, steps: int, batch: int, use_torch: bool) -> list[dict]:
+    """One jax row and the reference rows, timed interleaved; times are per whole chain."""
     base = {"benchmark": "ddpm_sampling", "steps": steps, "batch": batch}
     cfg = ddpm.DDPMConfig(seq_len=p.seq_len, num_timesteps=steps, hidden=p.hidden)
-    rows = [{**base, **jax_row(cfg, batch, p.timing)}]
+    make_torch = None
     if use_torch:
         from benchmarks.reference.ddpm import make_ddpm_sampler
 
-        for r in time_torch(lambda: make_ddpm_sampler(batch, p.seq_len, p.hidden, steps),
-                            p.timing):
-            r["ms_per_chain"] = r.pop("ms_per_step")
-            rows.append({**base, "impl": "torch", **r})
-    else:
-        rows.append({**skipped_row(**base), "ms_per_chain": None})
-    ref_ms = reference_ms([{**r, "ms_per_step": r["ms_per_chain"]} for r in rows])
-    rows[0]["speedup"] = ref_ms / rows[0]["ms_per_chain"] if ref_ms else None
+        def make_torch():
+            return make_ddpm_sampler(batch, p.seq_len, p.hidden, steps)
+    rows = measure([jax_variant(cfg, batch)], make_torch, base, p.interleave)
+    for row in rows:
+        row["ms_per_chain"] = row.pop("ms_per_step")
     return rows
 
 

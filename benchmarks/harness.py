@@ -99,6 +99,76 @@ def time_fn(
     }
 
 
+def time_interleaved(
+    fns: Mapping[str, Callable[[], Any]],
+    *,
+    rounds: int = 8,
+    min_round_s: float = 0.2,
+    min_calls: int = 2,
+    warmup: int = 1,
+) -> dict[str, dict[str, Any]]:
+    """Time several callables in interleaved rounds, so they share the machine's moods.
+
+    On a shared VM the speed of the whole machine drifts by tens of percent over
+    seconds; timing A for ten seconds and then B for ten seconds puts that drift
+    into the ratio A/B. Here each round times every ``fn`` in turn (at least
+    ``min_calls`` calls and ``min_round_s`` seconds each), ``rounds`` times, after
+    ``warmup`` untimed calls of each. A ratio is then taken per round
+    (:func:`paired_ratio`) and summarised by its median over rounds.
+
+    Returns, per name: ``median_s`` (over all timed calls), ``min_s``, ``n``,
+    ``spread`` (IQR / median over all calls) and ``round_median_s`` (one median
+    per round, in round order).
+    """
+    if rounds < 1:
+        raise InputError("rounds", f"must be >= 1, got {rounds}")
+    if min_calls < 1:
+        raise InputError("min_calls", f"must be >= 1, got {min_calls}")
+    if warmup < 0:
+        raise InputError("warmup", f"must be >= 0, got {warmup}")
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    per_round: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            this_round: list[float] = []
+            while len(this_round) < min_calls or sum(this_round) < min_round_s:
+                start = time.perf_counter()
+                fn()
+                this_round.append(time.perf_counter() - start)
+            times[name] += this_round
+            per_round[name].append(statistics.median(this_round))
+    return {name: {"median_s": statistics.median(t), "min_s": min(t), "n": len(t),
+                   "spread": _relative_spread(t), "round_median_s": per_round[name]}
+            for name, t in times.items()}
+
+
+def paired_ratio(
+    reference_rounds: Sequence[Sequence[float]], rounds: Sequence[float]
+) -> dict[str, float]:
+    """Speed-up of ``rounds`` over the fastest reference, paired round by round.
+
+    Args:
+      reference_rounds: one sequence of per-round times per reference setting
+        (e.g. torch at N threads and at one thread), all of ``len(rounds)``.
+      rounds: per-round times of the measured variant.
+
+    Returns:
+      ``ratio`` (median over rounds of ``min_ref_r / t_r``) and ``spread``
+      (IQR / median of the per-round ratios).
+    """
+    if not reference_rounds:
+        raise InputError("reference_rounds", "needs at least one reference")
+    for ref in reference_rounds:
+        if len(ref) != len(rounds):
+            raise InputError("reference_rounds",
+                             f"has {len(ref)} rounds, the measured variant {len(rounds)}")
+    ratios = [min(ref[r] for ref in reference_rounds) / t for r, t in enumerate(rounds)]
+    return {"ratio": statistics.median(ratios), "spread": _relative_spread(ratios)}
+
+
 def time_compile(fn: Callable[[], Any]) -> float:
     """Wall-clock seconds of one call of ``fn``: call it first to time compilation."""
     start = time.perf_counter()

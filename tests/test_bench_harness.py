@@ -53,6 +53,32 @@ def test_time_fn_rejects_bad_repeat_counts():
         harness.time_fn(_cheap, min_repeats=0)
 
 
+def test_time_interleaved_alternates_the_callables_round_by_round():
+    order = []
+    res = harness.time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                                   rounds=3, min_round_s=0.0, min_calls=2, warmup=1)
+    assert order == ["a", "b"] + ["a", "a", "b", "b"] * 3  # warm-up, then 3 rounds
+    for name in ("a", "b"):
+        assert res[name]["n"] == 6 and len(res[name]["round_median_s"]) == 3
+        assert res[name]["min_s"] <= res[name]["median_s"]
+
+
+def test_time_interleaved_rejects_bad_arguments():
+    with pytest.raises(InputError, match="rounds"):
+        harness.time_interleaved({"a": _cheap}, rounds=0)
+    with pytest.raises(InputError, match="min_calls"):
+        harness.time_interleaved({"a": _cheap}, min_calls=0)
+
+
+def test_paired_ratio_takes_the_fastest_reference_in_each_round():
+    paired = harness.paired_ratio([[10.0, 8.0, 30.0], [12.0, 4.0, 15.0]], [1.0, 1.0, 2.0])
+    assert paired["ratio"] == pytest.approx(7.5)  # per round: 10, 4, 7.5 -> median 7.5
+    with pytest.raises(InputError, match="reference_rounds"):
+        harness.paired_ratio([[1.0]], [1.0, 2.0])
+    with pytest.raises(InputError, match="reference_rounds"):
+        harness.paired_ratio([], [1.0])
+
+
 def test_time_compile_times_one_call():
     calls = []
     seconds = harness.time_compile(lambda: calls.append(1))

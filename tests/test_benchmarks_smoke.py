@@ -18,6 +18,7 @@ from benchmarks import (
     diffusion_sampling,
     ensemble,
     flops,
+    harness,
     pipeline,
     reference,
     scaling,
@@ -52,15 +53,20 @@ def test_torch_can_be_switched_off_by_environment(monkeypatch):
     assert train_step.torch_enabled()
 
 
-def test_speedup_uses_the_fastest_measured_reference():
-    rows = [{"impl": "torch", "status": "ok", "ms_per_step": 30.0},
-            {"impl": "torch", "status": "ok", "ms_per_step": 20.0},
-            {"impl": "jax", "status": "ok", "ms_per_step": 2.0}]
-    assert train_step.reference_ms(rows) == 20.0
-    assert train_step.ratio(train_step.reference_ms(rows), 2.0) == pytest.approx(10.0)
-    skipped = [train_step.skipped_row(benchmark="x"), rows[2]]
-    assert train_step.reference_ms(skipped) is None
-    assert train_step.ratio(None, 2.0) is None
+def test_speedup_is_paired_by_round_against_the_fastest_reference():
+    # round 2 is a slow moment for everyone: pairing keeps the ratio at 10x
+    torch_n, torch_1, jax_rows = [30.0, 60.0], [20.0, 40.0], [2.0, 4.0]
+    paired = harness.paired_ratio([torch_n, torch_1], jax_rows)
+    assert paired["ratio"] == pytest.approx(10.0) and paired["spread"] == pytest.approx(0.0)
+
+
+def test_measure_without_torch_leaves_speedups_null_and_marks_the_reference_skipped():
+    variants = [{"variant": "v", "run": lambda: None, "per_call": 4, "compile_s": 0.1}]
+    rows = train_step.measure(variants, None, {"benchmark": "b"},
+                              dict(rounds=2, min_round_s=0.0, min_calls=1))
+    assert [r["impl"] for r in rows] == ["jax", "torch"]
+    assert rows[0]["speedup"] is None and rows[0]["n"] == 2 and rows[0]["compile_s"] == 0.1
+    assert rows[1]["status"] == train_step.SKIPPED
 
 
 def test_peak_flops_derivation_multiplies_its_factors():
