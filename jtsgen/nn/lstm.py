@@ -72,9 +72,10 @@ def lstm_gates(pre_b4h: jax.Array, c_bh: jax.Array) -> tuple[jax.Array, jax.Arra
     return _cell(gate_activations(pre_b4h), c_bh)
 
 
-def _forward(xs, proj, w_hh, h0, c0, unroll, save):
-    """Forward scan over ``xs`` (``[T, B, 4H]`` projections, or raw inputs ``[T, B, C]``
-    projected in the loop body by ``proj = (w_ih, b)``).
+def _forward(xs, proj, w_hh, h0, c0, unroll, save, bias=None):
+    """Forward scan over ``xs`` (``[T, B, 4H]`` projections, to which the loop body adds
+    ``bias [4H]`` when given, or raw inputs ``[T, B, C]`` projected in the loop body by
+    ``proj = (w_ih, b)``).
 
     With ``save`` it also emits, per step, the local derivatives the reverse pass
     needs, already in the shapes it consumes (so its loop body is a few full-width
@@ -90,6 +91,8 @@ def _forward(xs, proj, w_hh, h0, c0, unroll, save):
     def body(carry, x):
         h, c = carry
         xp_b4h = x if proj is None else input_projection(x, *proj)
+        if bias is not None:
+            xp_b4h = xp_b4h + bias
         a = gate_activations(xp_b4h + h @ w_hh)
         i, f, g, o = (a[..., k * hid:(k + 1) * hid] for k in range(4))
         c_new = f * c + i * g
@@ -147,21 +150,21 @@ def _flat_outer(a_tbi: jax.Array, b_tbj: jax.Array) -> jax.Array:
                            (((0,), (0,)), ((), ())))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _recurrence(xproj, w_hh, h0, c0, unroll, shared):
-    final, h_tbh = _forward(xproj, None, w_hh, h0, c0, unroll, save=False)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
+def _recurrence(xproj, bias, w_hh, h0, c0, unroll, shared):
+    final, h_tbh = _forward(xproj, None, w_hh, h0, c0, unroll, save=False, bias=bias)
     return h_tbh, final
 
 
-def _recurrence_fwd(xproj, w_hh, h0, c0, unroll, shared):
-    final, (h_tbh, jac, kf) = _forward(xproj, None, w_hh, h0, c0, unroll, save=True)
+def _recurrence_fwd(xproj, bias, w_hh, h0, c0, unroll, shared):
+    final, (h_tbh, jac, kf) = _forward(xproj, None, w_hh, h0, c0, unroll, save=True, bias=bias)
     return (h_tbh, final), (w_hh, h0, h_tbh, jac, kf)
 
 
 def _recurrence_bwd(unroll, shared, res, cotangents):
     dpre, dw_hh, dh0, dc0 = _backward(*res, cotangents, unroll)
     dxproj = jnp.sum(dpre, axis=1, keepdims=True) if shared else dpre
-    return dxproj, dw_hh, dh0, dc0
+    return dxproj, jnp.sum(dpre, axis=(0, 1)), dw_hh, dh0, dc0
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
@@ -194,6 +197,7 @@ def scan_recurrence(
     h0_bh: jax.Array,
     c0_bh: jax.Array,
     unroll: int = 1,
+    bias: jax.Array | None = None,
 ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     """Runs the LSTM recurrence over precomputed input projections.
 
@@ -203,12 +207,17 @@ def scan_recurrence(
       w_hh: recurrent weights ``[H, 4H]``.
       h0_bh, c0_bh: initial state ``[B, H]``.
       unroll: ``lax.scan`` unroll factor (forward and backward scans).
+      bias: optional ``[4H]`` added to every step's projection inside the loop body
+        (fused into the gate kernel), so ``x @ W_ih`` needs no separate bias pass
+        over ``[T, B, 4H]``.
 
     Returns:
       ``(h_tbh, (h_T, c_T))``: hidden states for every step, time-major, and the final state.
     """
     shared = xproj_tb4h.shape[1] == 1 and h0_bh.shape[0] != 1
-    return _recurrence(xproj_tb4h, w_hh, h0_bh, c0_bh, int(unroll), shared)
+    if bias is None:
+        bias = jnp.zeros(xproj_tb4h.shape[-1], xproj_tb4h.dtype)
+    return _recurrence(xproj_tb4h, bias, w_hh, h0_bh, c0_bh, int(unroll), shared)
 
 
 def input_projection(x_tbc: jax.Array, w_ih: jax.Array, b: jax.Array) -> jax.Array:
@@ -244,7 +253,8 @@ class LSTM(nn.Module):
         if channels <= 4:  # project inside the loop: no [T, B, 4H] tensor in memory
             h_tbh, final = _projected_recurrence(x_tbc, w_ih, b, w_hh, *carry, int(self.unroll))
         else:
-            h_tbh, final = scan_recurrence(x_tbc @ w_ih + b, w_hh, *carry, unroll=self.unroll)
+            h_tbh, final = scan_recurrence(x_tbc @ w_ih, w_hh, *carry, unroll=self.unroll,
+                                           bias=b)
         return jnp.swapaxes(h_tbh, 0, 1), final
 
 
