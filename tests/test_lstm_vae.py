@@ -117,3 +117,45 @@ def test_lstm_layer_gradients_equal_autodiff_of_the_step_loop_for_both_projectio
         want = jax.grad(loop, argnums=(0, 1, 2))(params, x, h0)
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_lstm_with_static_and_shared_inputs_equals_the_layer_on_the_concatenated_input():
+    """static [B, D] (same at every step) and shared [T, F] (same for every series) are
+    projected once, yet values and all gradients match concat([static, x, shared])."""
+    from jtsgen.nn.lstm import LSTM
+
+    b, t, d, f = 3, 6, 5, 4
+    k = jax.random.split(jax.random.key(7), 4)
+    static = jax.random.normal(k[0], (b, d))
+    shared = jax.random.normal(k[1], (t, f))
+    for channels, use_static, use_shared in [(1, True, False), (0, True, True), (0, True, False),
+                                             (2, False, True),
+                                             (6, True, True), (6, True, False)]:
+        layer = LSTM(5)
+        x = jax.random.normal(k[2], (b, t, channels))
+        s_in = static if use_static else None
+        f_in = shared if use_shared else None
+
+        def joined(s_in, x, f_in):
+            parts = ([jnp.broadcast_to(s_in[:, None], (b, t, d))] if s_in is not None else [])
+            parts.append(x)
+            if f_in is not None:
+                parts.append(jnp.broadcast_to(f_in, (b, t, f)))
+            return jnp.concatenate(parts, -1)
+
+        params = LSTM(5).init(jax.random.key(1), joined(s_in, x, f_in))["params"]
+
+        def split(p, s_in, x, f_in, layer=layer):
+            hs, (_, c) = layer.apply({"params": p}, x, static_bd=s_in, shared_tf=f_in)
+            return jnp.sum(jnp.sin(hs)) + 2 * jnp.sum(c)
+
+        def concat(p, s_in, x, f_in, layer=layer):
+            hs, (_, c) = layer.apply({"params": p}, joined(s_in, x, f_in))
+            return jnp.sum(jnp.sin(hs)) + 2 * jnp.sum(c)
+
+        args = (params, s_in, x, f_in)
+        np.testing.assert_allclose(split(*args), concat(*args), rtol=1e-5)
+        got = jax.grad(split, argnums=(0, 1, 2, 3))(*args)
+        want = jax.grad(concat, argnums=(0, 1, 2, 3))(*args)
+        for a, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(a, w, atol=1e-5)

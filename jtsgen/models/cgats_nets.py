@@ -45,11 +45,9 @@ class Encoder(nn.Module):
 
     @nn.compact
     def __call__(self, x_btc):
-        u = x_btc
-        if self.n_freq:
-            f = time_features(x_btc.shape[1], self.n_freq)
-            u = jnp.concatenate([u, jnp.broadcast_to(f, (u.shape[0], *f.shape))], axis=-1)
-        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(u)
+        f = time_features(x_btc.shape[1], self.n_freq) if self.n_freq else None
+        # input [x_t, f_t]; f is the same for every series, so it is projected once
+        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(x_btc, shared_tf=f)
         h2, (h_bh, _) = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
         if self.n_freq:
             h_bh = jnp.concatenate([h_bh, jnp.mean(h2, axis=1)], axis=-1)
@@ -79,11 +77,12 @@ class NormalDecoder(nn.Module):
     @nn.compact
     def __call__(self, z_bd):
         zc = jnp.tanh(Dense(self.hidden[0], name="fc_z")(z_bd))
-        u = jnp.broadcast_to(zc[:, None], (zc.shape[0], self.seq_len, zc.shape[1]))
-        if self.n_freq:
-            f = time_features(self.seq_len, self.n_freq)
-            u = jnp.concatenate([u, jnp.broadcast_to(f, (u.shape[0], *f.shape))], axis=-1)
-        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(u)
+        f = time_features(self.seq_len, self.n_freq) if self.n_freq else None
+        # input [zc, f_t]: zc is the same at every step and f for every series, so both
+        # are projected once; no per-step input is left ([B, T, 0])
+        no_input = jnp.zeros((zc.shape[0], self.seq_len, 0), zc.dtype)
+        h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(
+            no_input, static_bd=zc, shared_tf=f)
         h2, _ = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
         return Dense(self.channels, name="out")(h2)
 
@@ -108,10 +107,9 @@ class AnomalyDecoder(nn.Module):
         b, t, _ = x_btc.shape
         zc = jnp.tanh(self.fc_z(z_bd))
         x_prev = jnp.concatenate([jnp.zeros_like(x_btc[:, :1]), x_btc[:, :-1]], axis=1)
-        u = [jnp.broadcast_to(zc[:, None], (b, t, zc.shape[1])), x_prev]
-        if self.cond_at == "first":
-            u.append(y_bt[..., None])
-        h1, _ = self.lstm1(jnp.concatenate(u, -1))
+        u = [x_prev, y_bt[..., None]] if self.cond_at == "first" else [x_prev]
+        # input [zc, x_{t-1}(, y_t)]; zc is the same at every step: projected once
+        h1, _ = self.lstm1(jnp.concatenate(u, -1), static_bd=zc)
         h2, _ = self.lstm2(h1)
         return self.head(h2, y_bt)
 

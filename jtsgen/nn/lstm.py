@@ -146,8 +146,9 @@ def _backward(w_hh, h0, h_tbh, jac, kf, cotangents, unroll):
 
 def _flat_outer(a_tbi: jax.Array, b_tbj: jax.Array) -> jax.Array:
     """``sum_tb a^T b`` -> ``[I, J]`` as one dot_general (no transposed copies)."""
-    return lax.dot_general(a_tbi.reshape(-1, a_tbi.shape[-1]), b_tbj.reshape(-1, b_tbj.shape[-1]),
-                           (((0,), (0,)), ((), ())))
+    rows = a_tbi.shape[0] * a_tbi.shape[1]  # explicit: -1 cannot be inferred for I = 0
+    return lax.dot_general(a_tbi.reshape(rows, a_tbi.shape[-1]),
+                           b_tbj.reshape(rows, b_tbj.shape[-1]), (((0,), (0,)), ((), ())))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6))
@@ -158,13 +159,22 @@ def _recurrence(xproj, bias, w_hh, h0, c0, unroll, shared):
 
 def _recurrence_fwd(xproj, bias, w_hh, h0, c0, unroll, shared):
     final, (h_tbh, jac, kf) = _forward(xproj, None, w_hh, h0, c0, unroll, save=True, bias=bias)
-    return (h_tbh, final), (w_hh, h0, h_tbh, jac, kf)
+    return (h_tbh, final), (bias, w_hh, h0, h_tbh, jac, kf)
 
 
 def _recurrence_bwd(unroll, shared, res, cotangents):
-    dpre, dw_hh, dh0, dc0 = _backward(*res, cotangents, unroll)
+    bias, *rest = res
+    dpre, dw_hh, dh0, dc0 = _backward(*rest, cotangents, unroll)
     dxproj = jnp.sum(dpre, axis=1, keepdims=True) if shared else dpre
-    return dxproj, jnp.sum(dpre, axis=(0, 1)), dw_hh, dh0, dc0
+    return dxproj, _sum_to(dpre, bias.shape), dw_hh, dh0, dc0
+
+
+def _sum_to(dpre_tb4h: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """Gradient of a bias of ``shape`` (``[4H]``, ``[1, 4H]`` or ``[B, 4H]``) added at each step."""
+    if len(shape) == 1:
+        return jnp.sum(dpre_tb4h, axis=(0, 1))
+    out = jnp.sum(dpre_tb4h, axis=0)
+    return jnp.sum(out, axis=0, keepdims=True) if shape[0] != out.shape[0] else out
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
@@ -178,14 +188,17 @@ def _projected_recurrence(x_tbc, w_ih, b, w_hh, h0, c0, unroll):
 
 def _projected_fwd(x_tbc, w_ih, b, w_hh, h0, c0, unroll):
     final, (h_tbh, jac, kf) = _forward(x_tbc, (w_ih, b), w_hh, h0, c0, unroll, save=True)
-    return (h_tbh, final), (x_tbc, w_ih, w_hh, h0, h_tbh, jac, kf)
+    return (h_tbh, final), (x_tbc, w_ih, b, w_hh, h0, h_tbh, jac, kf)
 
 
 def _projected_bwd(unroll, res, cotangents):
-    x_tbc, w_ih, w_hh, h0, h_tbh, jac, kf = res
+    x_tbc, w_ih, b, w_hh, h0, h_tbh, jac, kf = res
     dpre, dw_hh, dh0, dc0 = _backward(w_hh, h0, h_tbh, jac, kf, cotangents, unroll)
-    dx = jnp.stack([jnp.sum(dpre * w_ih[c], axis=-1) for c in range(w_ih.shape[0])], axis=-1)
-    return dx, _flat_outer(x_tbc, dpre), jnp.sum(dpre, axis=(0, 1)), dw_hh, dh0, dc0
+    if w_ih.shape[0]:
+        dx = jnp.stack([jnp.sum(dpre * w_ih[c], axis=-1) for c in range(w_ih.shape[0])], axis=-1)
+    else:
+        dx = jnp.zeros_like(x_tbc)
+    return dx, _flat_outer(x_tbc, dpre), _sum_to(dpre, b.shape), dw_hh, dh0, dc0
 
 
 _projected_recurrence.defvjp(_projected_fwd, _projected_bwd)
@@ -207,9 +220,9 @@ def scan_recurrence(
       w_hh: recurrent weights ``[H, 4H]``.
       h0_bh, c0_bh: initial state ``[B, H]``.
       unroll: ``lax.scan`` unroll factor (forward and backward scans).
-      bias: optional ``[4H]`` added to every step's projection inside the loop body
-        (fused into the gate kernel), so ``x @ W_ih`` needs no separate bias pass
-        over ``[T, B, 4H]``.
+      bias: optional ``[4H]`` (or per-series ``[B, 4H]``) added to every step's
+        projection inside the loop body (fused into the gate kernel), so ``x @ W_ih``
+        needs no separate bias pass over ``[T, B, 4H]``.
 
     Returns:
       ``(h_tbh, (h_T, c_T))``: hidden states for every step, time-major, and the final state.
@@ -234,27 +247,48 @@ class LSTM(nn.Module):
 
     Call: ``x_btc [B, T, C]`` (optional initial ``(h0, c0)`` each ``[B, H]``) ->
     ``(h_bth [B, T, H], (h_T, c_T))``.
+
+    Inputs that do not change along one of the axes can be passed apart, so their
+    projection is computed once instead of at every step: ``static_bd [B, D]`` is the
+    same at every step of a series (e.g. a latent code repeated over time) and
+    ``shared_tf [T, F]`` the same for every series in the batch (e.g. time features).
+    The result equals the layer applied to ``concat([static, x, shared], -1)`` at each
+    step, with the same parameters (``w_ih [D + C + F, 4H]``); ``x_btc`` may have
+    ``C = 0`` channels.
     """
 
     hidden: int
     unroll: int = 1
 
     @nn.compact
-    def __call__(self, x_btc: jax.Array, carry: tuple[jax.Array, jax.Array] | None = None):
-        batch, _, channels = x_btc.shape
+    def __call__(self, x_btc: jax.Array, carry: tuple[jax.Array, jax.Array] | None = None,
+                 static_bd: jax.Array | None = None, shared_tf: jax.Array | None = None):
+        batch, steps, channels = x_btc.shape
+        n_static = 0 if static_bd is None else static_bd.shape[-1]
+        n_shared = 0 if shared_tf is None else shared_tf.shape[-1]
         init = torch_uniform(1.0 / self.hidden**0.5)
-        w_ih = self.param("w_ih", init, (channels, 4 * self.hidden))
+        w_ih = self.param("w_ih", init, (n_static + channels + n_shared, 4 * self.hidden))
         w_hh = self.param("w_hh", init, (self.hidden, 4 * self.hidden))
         b = self.param("b", init, (4 * self.hidden,))
         if carry is None:
             zeros = jnp.zeros((batch, self.hidden), x_btc.dtype)
             carry = (zeros, zeros)
+        bias = b if static_bd is None else b + static_bd @ w_ih[:n_static]  # [4H] or [B, 4H]
+        w_x = w_ih[n_static:n_static + channels]
         x_tbc = jnp.swapaxes(x_btc, 0, 1)
-        if channels <= 4:  # project inside the loop: no [T, B, 4H] tensor in memory
-            h_tbh, final = _projected_recurrence(x_tbc, w_ih, b, w_hh, *carry, int(self.unroll))
+        if shared_tf is None and channels <= 4:
+            # project inside the loop: no [T, B, 4H] tensor in memory
+            h_tbh, final = _projected_recurrence(x_tbc, w_x, bias, w_hh, *carry,
+                                                 int(self.unroll))
         else:
-            h_tbh, final = scan_recurrence(x_tbc @ w_ih, w_hh, *carry, unroll=self.unroll,
-                                           bias=b)
+            xproj = None
+            if shared_tf is not None:  # [T, 1, 4H]: never broadcast over the batch
+                xproj = (shared_tf @ w_ih[n_static + channels:])[:, None]
+            if channels:
+                dyn = x_tbc @ w_x if channels > 4 else input_projection(
+                    x_tbc, w_x, jnp.zeros_like(b))
+                xproj = dyn if xproj is None else dyn + xproj
+            h_tbh, final = scan_recurrence(xproj, w_hh, *carry, unroll=self.unroll, bias=bias)
         return jnp.swapaxes(h_tbh, 0, 1), final
 
 
