@@ -18,7 +18,9 @@ call:
   steps are not counted.
 
 Throughput is aggregate optimiser steps per second over all replicas
-(``K * k / seconds``); the speed-up is vmapped over sequential at the same K.
+(``K * k / seconds``); the speed-up is vmapped over sequential at the same K. The
+modes of one K are timed in interleaved rounds and the speed-up is the median of
+per-round ratios (:func:`benchmarks.harness.time_interleaved`, ``paired_ratio``).
 On a CPU the step of one small model is bound by per-iteration overhead of its
 sequential LSTM steps, so K replicas in one program cost little more than one.
 
@@ -59,7 +61,7 @@ from jtsgen.train import (
 )
 
 COLUMNS = ["mode", "replicas", "padded_to", "steps_per_call", "s_per_round", "steps_per_s",
-           "compile_s", "n", "spread", "speedup"]
+           "compile_s", "n", "spread", "speedup", "speedup_spread"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,14 +73,13 @@ class Profile:
     latent: int
     steps_per_call: int
     n_series: int
-    timing: dict
+    interleave: dict  # keyword arguments of harness.time_interleaved
 
 
 PROFILES = {
     "full": Profile((1, 5, 8, 32), 16, 100, 32, 4, 10, 256,
-                    dict(min_repeats=3, max_repeats=30, min_time_s=1.0, max_time_s=15.0)),
-    "tiny": Profile((2,), 4, 6, 8, 2, 2, 16,
-                    dict(min_repeats=2, max_repeats=3, min_time_s=0.0, max_time_s=0.2)),
+                    dict(rounds=10, min_round_s=0.3, min_calls=1)),
+    "tiny": Profile((2,), 4, 6, 8, 2, 2, 16, dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
 
 
@@ -93,10 +94,11 @@ def _init_fn(cfg):
     return lambda key: create_state(lstm_vae.init_params(key, cfg), tx)
 
 
-def vmapped_row(p: Profile, cfg, data, replicas: int, mesh: Mesh | None = None) -> dict:
+def vmapped_mode(p: Profile, cfg, data, replicas: int, mesh: Mesh | None = None) -> dict:
     """The vmapped program on one device, or with ``mesh`` its replica axis split over
     the mesh's devices (K padded up to a multiple of the device count; padded
-    replicas train but are not counted)."""
+    replicas train but are not counted). Returns ``mode``, ``run`` (one blocking
+    round), ``compile_s`` and ``padded_to``."""
     n_dev = 1 if mesh is None else mesh.devices.size
     padded = -(-replicas // n_dev) * n_dev
     states = jax.jit(lambda k: init_replicas(_init_fn(cfg), k))(
@@ -110,13 +112,13 @@ def vmapped_row(p: Profile, cfg, data, replicas: int, mesh: Mesh | None = None) 
     compiled, compile_s = _compile(fused, states, data, train_keys)
     box = [states]
 
-    def round_():
+    def run():
         box[0], metrics = compiled(box[0], data, train_keys)
         jax.block_until_ready(metrics)
 
     mode = "vmapped" if mesh is None else f"sharded over {n_dev} devices"
-    row = _row(mode, replicas, p, harness.time_fn(round_, **p.timing), compile_s)
-    return row if mesh is None else {**row, "padded_to": padded}
+    return {"mode": mode, "run": run, "compile_s": compile_s,
+            "padded_to": padded if mesh is not None else None}
 
 
 def sequential_program(p: Profile, cfg, data):
@@ -127,18 +129,36 @@ def sequential_program(p: Profile, cfg, data):
     return init, compiled, compile_s
 
 
-def sequential_row(p: Profile, program, data, replicas: int) -> dict[str, Any]:
+def sequential_mode(p: Profile, program, data, replicas: int) -> dict[str, Any]:
+    """K calls of the single-replica program per round, one replica after the other."""
     init, compiled, compile_s = program
     states = [init(k) for k in jax.random.split(jax.random.key(0), replicas)]
     train_keys = jax.random.split(jax.random.key(1), replicas)
 
-    def round_():
+    def run():
         metrics = None
         for i in range(replicas):
             states[i], metrics = compiled(states[i], data, train_keys[i])
         jax.block_until_ready(metrics)
 
-    return _row("sequential", replicas, p, harness.time_fn(round_, **p.timing), compile_s)
+    return {"mode": "sequential", "run": run, "compile_s": compile_s, "padded_to": None}
+
+
+def time_modes(p: Profile, modes: list[dict], replicas: int) -> list[dict]:
+    """Times the modes of one K in interleaved rounds; the first is the sequential
+    baseline, and every other row's ``speedup`` is paired with it round by round."""
+    res = harness.time_interleaved({i: m["run"] for i, m in enumerate(modes)}, **p.interleave)
+    base = res[0]["round_median_s"]
+    rows = []
+    for i, m in enumerate(modes):
+        row = _row(m["mode"], replicas, p, res[i], m["compile_s"])
+        if m["padded_to"] is not None:
+            row["padded_to"] = m["padded_to"]
+        if i:
+            paired = harness.paired_ratio([base], res[i]["round_median_s"])
+            row["speedup"], row["speedup_spread"] = paired["ratio"], paired["spread"]
+        rows.append(row)
+    return rows
 
 
 def emulate_cpu_devices() -> None:
@@ -165,16 +185,15 @@ def main(argv: list[str] | None = None) -> dict:
     summary: dict[str, Any] = {"ensemble_speedup_k5": None}
     program = sequential_program(p, cfg, data)
     for replicas in p.replicas:
-        seq = sequential_row(p, program, data, replicas)
-        vm = vmapped_row(p, cfg, data, replicas)
-        vm["speedup"] = vm["steps_per_s"] / seq["steps_per_s"]
-        rows += [seq, vm]
-        summary[f"ensemble_speedup_k{replicas}"] = vm["speedup"]
+        modes = [sequential_mode(p, program, data, replicas),
+                 vmapped_mode(p, cfg, data, replicas)]
         if jax.device_count() > 1:
-            sh = vmapped_row(p, cfg, data, replicas, mesh=data_mesh())
-            sh["speedup"] = sh["steps_per_s"] / seq["steps_per_s"]
-            rows.append(sh)
-            summary[f"ensemble_speedup_k{replicas}_sharded"] = sh["speedup"]
+            modes.append(vmapped_mode(p, cfg, data, replicas, mesh=data_mesh()))
+        timed = time_modes(p, modes, replicas)
+        rows += timed
+        summary[f"ensemble_speedup_k{replicas}"] = timed[1]["speedup"]
+        if len(timed) > 2:
+            summary[f"ensemble_speedup_k{replicas}_sharded"] = timed[2]["speedup"]
     harness.print_table(rows, COLUMNS)
     print_summary(summary)
     config = {"profile": args.profile, "sizes": dataclasses.asdict(p), "model": cfg,

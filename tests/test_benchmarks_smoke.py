@@ -127,7 +127,10 @@ def test_ensemble(tmp_path):
     assert summary["ensemble_speedup_k5"] is None  # K = 5 is not in the tiny profile
     vm = next(r for r in rows if r["mode"] == "vmapped")
     seq = next(r for r in rows if r["mode"] == "sequential")
-    assert summary["ensemble_speedup_k2"] == pytest.approx(vm["steps_per_s"] / seq["steps_per_s"])
+    # paired by round against the sequential baseline, which has no speed-up of its own
+    assert summary["ensemble_speedup_k2"] == vm["speedup"] > 0
+    assert vm["speedup_spread"] >= 0 and "speedup" not in seq
+    assert vm["n"] >= 2 and seq["n"] >= 2
 
 
 def test_scaling_runs_each_device_count_in_its_own_process(tmp_path):
@@ -163,6 +166,4 @@ def test_ensemble_command_line_splits_replicas_over_emulated_cores(tmp_path):
     report = json.loads(out.read_text())
     sharded = [r for r in report["rows"] if r["mode"] == "sharded over 2 devices"]
     assert [(r["replicas"], r["padded_to"]) for r in sharded] == [(2, 2)]
-    seq = next(r for r in report["rows"] if r["mode"] == "sequential")
-    assert report["summary"]["ensemble_speedup_k2_sharded"] == pytest.approx(
-        sharded[0]["steps_per_s"] / seq["steps_per_s"])
+    assert report["summary"]["ensemble_speedup_k2_sharded"] == sharded[0]["speedup"] > 0
