@@ -233,6 +233,21 @@ def scan_recurrence(
     return _recurrence(xproj_tb4h, bias, w_hh, h0_bh, c0_bh, int(unroll), shared)
 
 
+def matmul_2d(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``x [..., I] @ w [I, J]`` as one 2-D matmul over the flattened leading axes.
+
+    Same values as ``x @ w``; written this way, the weight gradient is a plain
+    ``[N, I]^T [N, J]`` product, which XLA:CPU computes without first copying
+    ``x`` and the cotangent into transposed layouts (it does for the ``[T, B, I]``
+    form; in the C-GATS stage-2 step those copies of ``[T·B, 4H]`` cotangents took
+    a few percent).
+    """
+    rows = 1
+    for n in x.shape[:-1]:
+        rows *= n
+    return (x.reshape(rows, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[-1])
+
+
 def input_projection(x_tbc: jax.Array, w_ih: jax.Array, b: jax.Array) -> jax.Array:
     """``x @ W_ih + b`` for a few input channels ``[..., C]`` -> ``[..., 4H]``, as
     broadcast multiply-adds (a K = C matmul is a poor kernel for tiny C)."""
@@ -285,7 +300,7 @@ class LSTM(nn.Module):
             if shared_tf is not None:  # [T, 1, 4H]: never broadcast over the batch
                 xproj = (shared_tf @ w_ih[n_static + channels:])[:, None]
             if channels:
-                dyn = x_tbc @ w_x if channels > 4 else input_projection(
+                dyn = matmul_2d(x_tbc, w_x) if channels > 4 else input_projection(
                     x_tbc, w_x, jnp.zeros_like(b))
                 xproj = dyn if xproj is None else dyn + xproj
             h_tbh, final = scan_recurrence(xproj, w_hh, *carry, unroll=self.unroll, bias=bias)
@@ -305,4 +320,4 @@ class Dense(nn.Module):
         init = torch_uniform(1.0 / x.shape[-1] ** 0.5)
         kernel = self.param("kernel", init, (x.shape[-1], self.features))
         bias = self.param("bias", init, (self.features,))
-        return x @ kernel + bias
+        return matmul_2d(x, kernel) + bias
