@@ -11,8 +11,12 @@ has a hand-written reverse pass (``jax.custom_vjp``) with the same math as
 autodiff: the forward scan saves each step's local derivatives already in the
 shape the reverse loop consumes, the backward scan does two elementwise kernels
 and ``dpre @ W_hh^T`` per step, and the weight gradient ``sum_t h_{t-1}^T dpre_t``
-is one ``dot_general`` after the loop. An input projection shared by the whole
-batch can be passed as ``[T, 1, 4H]`` and is never broadcast to ``[T, B, 4H]``.
+is one ``dot_general`` after the loop; its body stays at 8 kernels (XLA:CPU's
+sequential executor). An input projection shared by the whole batch can be passed
+as ``[T, 1, 4H]`` and is never broadcast to ``[T, B, 4H]``; a bias (``[4H]`` or
+per-series ``[B, 4H]``) is added inside the loop body. :class:`LSTM` uses both for
+inputs that are constant in time (``static_bd``) or across the batch
+(``shared_tf``), so those are projected once.
 Higher-order reverse mode (e.g. a WGAN-GP penalty) differentiates through this
 backward pass; forward mode (``jax.jvp``) is not supported through it.
 
