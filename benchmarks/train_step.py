@@ -171,12 +171,12 @@ def measure(jax_variants: list[dict], make_torch_step: Callable[[], Callable] | 
         rows.append(row)
     if make_torch_step is None:
         rows.append(skipped_row(**base))
-    import_version = _torch_version() if torch_fns else None
+    version = _torch_version() if torch_fns else None
     for threads in torch_fns:
         r = res[f"torch:{threads}"]
         rows.append({**base, "impl": "torch", "ms_per_step": r["median_s"] * 1e3, "n": r["n"],
                      "spread": r["spread"], "threads": threads, "status": "ok",
-                     "variant": f"torch {import_version}, {threads} thread(s)"})
+                     "variant": f"torch {version}, {threads} thread(s)"})
     return rows
 
 
@@ -237,9 +237,7 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
     best = min(rows[:n_unroll], key=lambda r: r["ms_per_step"])
     packed_row, fused_row = rows[n_unroll], rows[n_unroll + 1]
     single = min(best, packed_row, key=lambda r: r["ms_per_step"])  # one step per call
-    for row in rows[:n_unroll]:
-        if row is not best:
-            row["speedup"] = row["speedup_spread"] = None
+    _keep_best_speedup(rows[:n_unroll])
     facts = {"best_unroll": best["unroll"], "best_ms": single["ms_per_step"],
              "speedup": single["speedup"], "speedup_fused": fused_row["speedup"],
              "speedup_packed": packed_row["speedup"], "cfg": config(best["unroll"])}

@@ -28,6 +28,7 @@ transposed for right-multiplication: ``w_ih [in, 4H]``, ``w_hh [H, 4H]``, ``b [4
 from __future__ import annotations
 
 import functools
+import math
 
 import flax.linen as nn
 import jax
@@ -246,9 +247,7 @@ def matmul_2d(x: jax.Array, w: jax.Array) -> jax.Array:
     form; in the C-GATS stage-2 step those copies of ``[T·B, 4H]`` cotangents took
     a few percent).
     """
-    rows = 1
-    for n in x.shape[:-1]:
-        rows *= n
+    rows = math.prod(x.shape[:-1])
     return (x.reshape(rows, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[-1])
 
 
@@ -304,8 +303,8 @@ class LSTM(nn.Module):
             if shared_tf is not None:  # [T, 1, 4H]: never broadcast over the batch
                 xproj = (shared_tf @ w_ih[n_static + channels:])[:, None]
             if channels:
-                dyn = matmul_2d(x_tbc, w_x) if channels > 4 else input_projection(
-                    x_tbc, w_x, jnp.zeros_like(b))
+                dyn = (matmul_2d(x_tbc, w_x) if channels > 4
+                       else input_projection(x_tbc, w_x, 0.0))
                 xproj = dyn if xproj is None else dyn + xproj
             h_tbh, final = scan_recurrence(xproj, w_hh, *carry, unroll=self.unroll, bias=bias)
         return jnp.swapaxes(h_tbh, 0, 1), final
