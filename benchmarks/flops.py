@@ -14,9 +14,23 @@
   x FLOPs per cycle per core from the widest vector FMA the CPU reports (AVX-512
   FMA: 64, AVX2 FMA: 32, AVX: 16, SSE: 8 fp32 FLOPs/cycle).
 
+* Recurrence floor: what one sequential LSTM iteration costs, apart from the rest
+  of the model. :func:`recurrence_floor` times ``jax.grad`` of one
+  :func:`jtsgen.nn.lstm.scan_recurrence` layer (hidden 32, 100 steps: one forward
+  and one backward iteration per step) at several batch sizes, and a scan that does
+  only the recurrent matmul ``h @ W_hh``. The batch-1 time is the per-iteration
+  cost that does not grow with the batch (kernel launches, loop bookkeeping); the
+  rest grows with the rows. Their ratio bounds what batching can buy: K replicas
+  vmapped in one program do the work of batch ``K * B`` in one loop, so on one
+  core their speed-up over K sequential runs is at most about
+  ``K * t(B) / t(K * B)`` (``vmap_ceiling_k5``, B = 16, K = 5; a batched matmul is
+  no faster than one matmul over the stacked rows).
+
 Summary names written: ``flop_utilisation`` (fraction of peak at the seed config),
-``model_flops_per_step``, ``peak_flops_per_s``. ``benchmarks.train_step`` reuses
-:func:`peak_flops` and :func:`lstm_vae_step_flops` for its own utilisation line.
+``model_flops_per_step``, ``peak_flops_per_s``, ``lstm_iteration_us_b{B}`` (forward
++ backward, per step, for every batch timed) and ``vmap_ceiling_k5`` (null in
+``tiny``). ``benchmarks.train_step`` reuses :func:`peak_flops` and
+:func:`lstm_vae_step_flops` for its own utilisation line.
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ import optax
 
 from benchmarks import harness
 from jtsgen.models import lstm_vae
+from jtsgen.nn.lstm import scan_recurrence
 from jtsgen.runtime import reexec_with_host_tunables
 from jtsgen.train import create_state, make_step_fn, make_train_step
 
@@ -147,6 +162,55 @@ def _time_step(cfg, batch, timing):
     return harness.time_fn(run, **timing)
 
 
+def _per_iteration_us(fn, args, steps: int, timing: dict) -> float:
+    compiled = jax.jit(fn).lower(*args).compile()
+    res = harness.time_fn(lambda: jax.block_until_ready(compiled(*args)), **timing)
+    return res["median_s"] / steps * 1e6
+
+
+def recurrence_floor(batches: tuple[int, ...], hidden: int, steps: int,
+                     timing: dict) -> list[dict[str, Any]]:
+    """Microseconds per sequential LSTM iteration at each batch size.
+
+    ``recurrence_us``: forward + backward of one :func:`scan_recurrence` layer
+    (``jax.grad`` of the summed hidden states w.r.t. its input projections and
+    ``W_hh``), per time step. ``matmul_us``: a scan doing only ``h @ W_hh``
+    (``[B, H] @ [H, 4H]``), per step; the recurrence does two such products per step
+    (forward, and ``dpre @ W_hh^T`` backward). ``fixed_share``: the batch-1
+    recurrence time over this batch's (the part that does not grow with the rows).
+    """
+    key = jax.random.split(jax.random.key(0), 2)
+    w_hh = jax.random.normal(key[0], (hidden, 4 * hidden), jnp.float32) / hidden**0.5
+
+    def loss(xproj, w, h0):
+        return scan_recurrence(xproj, w, h0, h0)[0].sum()
+
+    def matmuls(w, h0):
+        return jax.lax.scan(lambda h, _: (jnp.tanh((h @ w)[:, :hidden]), None), h0, None,
+                            length=steps)[0]
+
+    rows = []
+    for batch in batches:
+        xproj = jax.random.normal(key[1], (steps, batch, 4 * hidden), jnp.float32)
+        h0 = jnp.zeros((batch, hidden), jnp.float32)
+        rec = _per_iteration_us(jax.grad(loss, argnums=(0, 1)), (xproj, w_hh, h0), steps, timing)
+        mm = _per_iteration_us(matmuls, (w_hh, h0), steps, timing)
+        rows.append({"batch": batch, "hidden": hidden, "steps": steps, "recurrence_us": rec,
+                     "matmul_us": mm})
+    base = rows[0]["recurrence_us"] if rows and rows[0]["batch"] == 1 else None
+    for row in rows:
+        row["fixed_share"] = base / row["recurrence_us"] if base else None
+    return rows
+
+
+def vmap_ceiling(rows: list[dict[str, Any]], batch: int, replicas: int) -> float | None:
+    """``K * t(B) / t(K * B)`` from :func:`recurrence_floor` rows (None if not timed)."""
+    by_batch = {r["batch"]: r["recurrence_us"] for r in rows}
+    if batch not in by_batch or batch * replicas not in by_batch:
+        return None
+    return replicas * by_batch[batch] / by_batch[batch * replicas]
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = harness.base_argparser("flops").parse_args(argv)
     tiny = args.profile == "tiny"
@@ -171,9 +235,22 @@ def main(argv: list[str] | None = None) -> dict:
              "utilisation": util}]
     harness.print_table(rows, ["benchmark", "batch", "seq_len", "ms_per_step", "gflops_per_s",
                                "utilisation"])
+    floor_batches = (1, 4) if tiny else (1, 16, 80, 256)
+    floor_timing = (timing if tiny
+                    else dict(min_repeats=10, max_repeats=200, min_time_s=0.5, max_time_s=5.0))
+    floor = recurrence_floor(floor_batches, cfg.hidden, cfg.seq_len, floor_timing)
+    print("\nrecurrence floor (one LSTM layer, hidden "
+          f"{cfg.hidden}: us per step, forward + backward):")
+    harness.print_table(floor, ["batch", "recurrence_us", "matmul_us", "fixed_share"])
+    ceiling = vmap_ceiling(floor, 16, 5)
+    if ceiling is not None:
+        print(f"vmapped ensemble ceiling, K=5 at batch 16 on one core: 5 x t(16) / t(80) "
+              f"= {ceiling:.2f}x")
     summary = {"flop_utilisation": util, "model_flops_per_step": fl["flops"],
-               "peak_flops_per_s": peak["peak_flops_per_s"]}
-    config = {"profile": args.profile, "batch": batch, "model": cfg, "peak": peak, "flops": fl}
+               "peak_flops_per_s": peak["peak_flops_per_s"], "vmap_ceiling_k5": ceiling,
+               **{f"lstm_iteration_us_b{r['batch']}": r["recurrence_us"] for r in floor}}
+    config = {"profile": args.profile, "batch": batch, "model": cfg, "peak": peak, "flops": fl,
+              "recurrence_floor": floor}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
     print(f"wrote {args.out}")
     return summary

@@ -108,6 +108,18 @@ def test_flops(tmp_path):
     assert 0 < report["summary"]["flop_utilisation"] < 1
     assert report["summary"]["model_flops_per_step"] > 0
     assert "x" in report["config"]["peak"]["derivation"]
+    floor = report["config"]["recurrence_floor"]
+    assert [r["batch"] for r in floor] == [1, 4]
+    assert all(r["recurrence_us"] > 0 and r["matmul_us"] > 0 for r in floor)
+    assert floor[0]["fixed_share"] == pytest.approx(1.0)
+    assert report["summary"]["lstm_iteration_us_b4"] == floor[1]["recurrence_us"]
+    assert report["summary"]["vmap_ceiling_k5"] is None  # batch 16 and 80 not in tiny
+
+
+def test_vmap_ceiling_is_k_times_the_small_batch_over_the_stacked_batch():
+    rows = [{"batch": 16, "recurrence_us": 10.0}, {"batch": 80, "recurrence_us": 25.0}]
+    assert flops.vmap_ceiling(rows, 16, 5) == pytest.approx(2.0)
+    assert flops.vmap_ceiling(rows, 16, 8) is None
 
 
 def test_diffusion_sampling(no_torch, tmp_path):
