@@ -1,27 +1,38 @@
-"""Wall time of the C-GATS Synthetic Sines pipeline, stage by stage.
+"""Wall time of the experiments' pipelines, stage by stage.
 
-``python -m benchmarks.pipeline [--profile tiny|full] [--out FILE]``
+``python -m benchmarks.pipeline [--profile tiny|full] [--out FILE]
+[--experiments NAME,NAME,...]``
 
-Runs the C-GATS part of ``experiments.cgats_sines`` with that experiment's own
-config (``full``: its ``quick`` profile — 4000 windows of length 240, 800 + 800
-steps at batch 32; ``tiny``: its ``smoke`` profile cut to a few steps) and times:
+Runs each experiment's own stages with that experiment's config (``full``: its
+``quick`` profile; ``tiny``: its ``smoke`` profile cut to a few steps) and times
+every stage. Experiments (all by default):
 
-* ``data`` — Synthetic Sines generation and the 80:20 split by series;
-* ``train stage 1`` — :meth:`CGATS.fit_stage1` (foundation VAE on occluded normal windows);
-* ``train stage 2`` — :meth:`CGATS.fit_stage2` (frozen encoder, conditional decoder);
-* ``generate`` — labels from the fitted label model, then paired generation with
-  those labels and with all-zero labels (``n_eval`` windows each), as the
-  experiment's faithfulness table does;
-* ``evaluate`` — :func:`jtsgen.evaluate.faithfulness.label_faithfulness` on them.
+* ``cgats_sines`` — the C-GATS part of :mod:`experiments.cgats_sines` (4000 windows
+  of length 240): ``data`` (Synthetic Sines and the 80:20 split by series),
+  ``train stage 1`` (:meth:`CGATS.fit_stage1`), ``train stage 2``
+  (:meth:`CGATS.fit_stage2`), ``generate`` (labels from the fitted label model,
+  then paired generation with those labels and with all-zero labels, as the
+  experiment's faithfulness table does) and ``evaluate``
+  (:func:`jtsgen.evaluate.faithfulness.label_faithfulness`). Its ablations,
+  baselines and figures are not timed (they reuse the same training core).
+* ``detectors_sines`` — :mod:`experiments.detectors_sines`, one split: ``data``
+  (series, split, scaler), one ``detector NAME`` stage per detector (fitting,
+  threshold included) and ``evaluate`` (every detector's test predictions and
+  metrics).
+* ``vae_anomaly`` — :mod:`experiments.vae_anomaly`: ``data``, one
+  ``train latent L`` stage per latent size, ``evaluate``.
+* ``lstm_vae`` — :mod:`experiments.lstm_vae`: ``data``, ``train``, ``generate``,
+  ``evaluate`` (fidelity report). No checkpoints are written.
 
-The whole sequence runs twice in one process with the same keys: the first
-("cold") pass includes tracing and compilation, the second ("warm") reuses the
-compiled programs, so ``compile_s = cold - warm`` per stage. No checkpoints are
-written. The experiment's ablations, baselines and figures are not part of this
-benchmark (they reuse the same compiled training core).
+Every experiment runs twice in one process with the same keys: the first
+("cold") pass includes tracing and compilation, the second ("warm") reuses what
+was compiled (a stage whose program is built afresh on every call compiles in
+both passes), so ``compile_s = cold - warm`` per stage.
 
-Summary names written: ``pipeline_cold_s``, ``pipeline_warm_s`` (totals) and
-``pipeline_train_share`` (training's share of the warm total).
+Summary names written: ``pipeline_cold_s``, ``pipeline_warm_s`` and
+``pipeline_train_share`` (C-GATS: totals, and training's share of the warm
+total; null when ``cgats_sines`` is not run), and ``pipeline_{name}_cold_s``,
+``pipeline_{name}_warm_s`` for every experiment run.
 """
 
 from __future__ import annotations
@@ -37,38 +48,57 @@ import jax
 import numpy as np
 
 from benchmarks import harness
-from experiments.cgats_sines import get_config
+from experiments import cgats_sines, detectors_sines, lstm_vae, vae_anomaly
+from jtsgen.data import (
+    fit_standard_scaler,
+    make_periodic_multifeature,
+    split_arrays,
+    split_chronological,
+)
+from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.data.sines import make_sines
 from jtsgen.data.splits import split_by_series
+from jtsgen.detect import vae_detector
+from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
+from jtsgen.evaluate.fidelity import fidelity_report
+from jtsgen.models import lstm_vae as lstm_vae_model
 from jtsgen.models.cgats import CGATS
 from jtsgen.runtime import reexec_with_host_tunables
+from jtsgen.train import adam, create_state, fit, sample_rows
 
-STAGES = ("data", "train stage 1", "train stage 2", "generate", "evaluate")
-COLUMNS = ["stage", "cold_s", "warm_s", "compile_s", "warm_share"]
+COLUMNS = ["experiment", "stage", "cold_s", "warm_s", "compile_s", "warm_share"]
 
 
-def pipeline_config(profile: str):
+class Stopwatch:
+    """Times named stages in order: ``watch(name, fn)`` runs ``fn``, blocks on its
+    result and records the seconds under ``name`` (in ``watch.times``)."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        result = jax.block_until_ready(fn())
+        self.times[name] = time.perf_counter() - start
+        return result
+
+
+# ---- cgats_sines ---------------------------------------------------------------------
+
+def cgats_config(profile: str):
     """The experiment's ``quick`` config (full) or its ``smoke`` config shortened (tiny)."""
     if profile == "full":
-        return get_config("quick")
-    smoke = get_config("smoke")
+        return cgats_sines.get_config("quick")
+    smoke = cgats_sines.get_config("smoke")
     model = dataclasses.replace(smoke.model, stage1_steps=4, stage2_steps=4, steps_per_call=2,
                                 batch_size=8)
     return dataclasses.replace(smoke, n_series=64, n_eval=8, model=model)
 
 
-def run_once(config) -> tuple[dict[str, float], dict[str, float]]:
-    """One pass of the stages; returns (seconds per stage, faithfulness numbers)."""
-    times: dict[str, float] = {}
-    out: dict[str, Any] = {}
+def cgats_stages(config, watch: Stopwatch) -> dict:
+    """Data, both training stages, paired generation and label faithfulness."""
     m = config.model
-
-    def timed(name: str, fn: Callable[[], Any]) -> Any:
-        start = time.perf_counter()
-        result = jax.block_until_ready(fn())
-        times[name] = time.perf_counter() - start
-        return result
 
     def data():
         d = make_sines(config.n_series, config.seed, length=m.seq_len,
@@ -76,43 +106,185 @@ def run_once(config) -> tuple[dict[str, float], dict[str, float]]:
         split = split_by_series(config.n_series, seed=config.seed)
         return d.x_btc[split.train], d.y_bt[split.train]
 
-    x_tr, y_tr = timed("data", data)
+    x_tr, y_tr = watch("data", data)
     keys = jax.random.split(jax.random.key(config.seed), 8)
     k1, k2 = jax.random.split(keys[0])
     model = CGATS(m)
-    timed("train stage 1", lambda: model.fit_stage1(k1, x_tr, y_tr, progress=False).enc_params)
-    timed("train stage 2", lambda: model.fit_stage2(k2, x_tr, y_tr, progress=False).dec_params)
+    watch("train stage 1", lambda: model.fit_stage1(k1, x_tr, y_tr, progress=False).enc_params)
+    watch("train stage 2", lambda: model.fit_stage2(k2, x_tr, y_tr, progress=False).dec_params)
+    y = model.sample_labels(keys[1], config.n_eval)
+    x_y, x_0 = watch("generate", lambda: (model.generate(keys[5], y)[0],
+                                          model.generate(keys[5], np.zeros_like(y))[0]))
+    return watch("evaluate", lambda: label_faithfulness(x_y, x_0, y))
 
-    def generate():
-        y = model.sample_labels(keys[1], config.n_eval)
-        out["y"] = y
-        return model.generate(keys[5], y)[0], model.generate(keys[5], np.zeros_like(y))[0]
 
-    x_y, x_0 = timed("generate", generate)
-    scores = timed("evaluate", lambda: label_faithfulness(x_y, x_0, out["y"]))
-    return times, scores
+# ---- detectors_sines -----------------------------------------------------------------
+
+def detectors_config(profile: str):
+    """The experiment's ``quick`` config (full) or its ``smoke`` config with two
+    detectors (a rule and a trained network) and fewer steps (tiny)."""
+    if profile == "full":
+        return detectors_sines.get_config("quick")
+    smoke = detectors_sines.get_config("smoke")
+    return dataclasses.replace(smoke, n_series=24, detectors=("case2", "sr_cnn"),
+                               sr_cnn=dataclasses.replace(smoke.sr_cnn, num_steps=4,
+                                                          steps_per_call=2))
+
+
+def detectors_stages(config, watch: Stopwatch) -> dict:
+    """Data, one fit per detector (as the experiment's first run), test metrics."""
+
+    def data():
+        d = make_sines(config.n_series, config.seed, length=config.length,
+                       anomaly_prob=config.anomaly_prob, kinds=config.kinds,
+                       freq_range=config.freq_range)
+        split = split_arrays(d.x_btc, d.y_bt, train_frac=config.train_frac, seed=config.seed)
+        scaler = fit_standard_scaler(split.x_train)
+        return (scaler.transform(split.x_train), split.y_train,
+                scaler.transform(split.x_test), split.y_test)
+
+    x_train, y_train, x_test, y_test = watch("data", data)
+    run_key = jax.random.fold_in(jax.random.key(config.seed), 0)
+    fitted = {}
+    for i, name in enumerate(config.detectors):
+        key = jax.random.fold_in(run_key, i)
+        fitted[name] = watch(f"detector {name}", lambda name=name, key=key: (
+            detectors_sines.fit_detector(name, key, x_train, y_train, config)))
+    metrics = watch("evaluate", lambda: {name: detectors_sines.evaluate(f, x_test, y_test)
+                                         for name, f in fitted.items()})
+    return {name: m["f1"] for name, m in metrics.items()}
+
+
+# ---- vae_anomaly ---------------------------------------------------------------------
+
+def vae_anomaly_config(profile: str):
+    """The experiment's ``quick`` config (full) or its ``smoke`` config, one latent (tiny)."""
+    if profile == "full":
+        return vae_anomaly.get_config("quick")
+    smoke = vae_anomaly.get_config("smoke")
+    return dataclasses.replace(smoke, n_steps=400, latents=(2,),
+                               detector=dataclasses.replace(smoke.detector, num_steps=4,
+                                                            steps_per_call=2))
+
+
+def vae_anomaly_stages(config, watch: Stopwatch) -> dict:
+    """Data (chronological split, scaler), one training per latent size, test metrics."""
+
+    def data():
+        d = make_periodic_multifeature(config.n_steps, config.n_features, config.seed,
+                                       anomaly_frac=config.anomaly_frac, normalize=False)
+        split = split_chronological(config.n_steps, train_frac=config.train_frac)
+        scaler = fit_standard_scaler(d.x_tc[split.train])
+        return (scaler.transform(d.x_tc[split.train])[None], d.y_t[split.train][None],
+                scaler.transform(d.x_tc[split.test])[None], d.y_t[split.test][None])
+
+    x_train, y_train, x_test, y_test = watch("data", data)
+    fitted = {}
+    for i, latent in enumerate(config.latents):
+        det_cfg = dataclasses.replace(config.detector, latent=latent)
+        key = jax.random.fold_in(jax.random.key(config.seed), i)
+        fitted[latent] = watch(f"train latent {latent}",
+                               lambda key=key, c=det_cfg: vae_detector.fit(key, x_train,
+                                                                           y_train, c))
+    metrics = watch("evaluate", lambda: {lat: vae_anomaly.evaluate(f, x_test, y_test)
+                                         for lat, f in fitted.items()})
+    return {f"point_f1_latent{lat}": m["point_f1"] for lat, m in metrics.items()}
+
+
+# ---- lstm_vae ------------------------------------------------------------------------
+
+def lstm_vae_config(profile: str):
+    """The experiment's ``quick`` config (full) or its ``smoke`` config, 4 steps (tiny)."""
+    if profile == "full":
+        return lstm_vae.get_config("quick")
+    smoke = lstm_vae.get_config("smoke")
+    return dataclasses.replace(smoke, num_steps=4, steps_per_call=2, n_generate=4)
+
+
+def lstm_vae_stages(config, watch: Stopwatch) -> dict:
+    """Data (per-series normalised), training without checkpoints, generation, fidelity."""
+    m = config.model
+
+    def data():
+        x = make_trend_seasonal_spikes(config.n_series, m.seq_len, config.seed).x_btc
+        return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
+
+    x = watch("data", data)
+    init_key, train_key, gen_key = jax.random.split(jax.random.key(config.seed), 3)
+    state = create_state(lstm_vae_model.init_params(init_key, m), adam(m.learning_rate))
+    result = watch("train", lambda: fit(
+        state, jax.numpy.asarray(x), train_key, loss_fn=lstm_vae_model.make_loss_fn(m),
+        sampler=sample_rows(config.batch_size), num_steps=config.num_steps,
+        steps_per_call=config.steps_per_call, progress=False).state.params)
+    fake = watch("generate", lambda: lstm_vae_model.generate(result, gen_key,
+                                                             config.n_generate, m))
+    return watch("evaluate", lambda: fidelity_report(x[:, :, 0], np.asarray(fake)[:, :, 0]))
+
+
+EXPERIMENTS: dict[str, tuple[Callable[[str], Any], Callable[[Any, Stopwatch], dict]]] = {
+    "cgats_sines": (cgats_config, cgats_stages),
+    "detectors_sines": (detectors_config, detectors_stages),
+    "vae_anomaly": (vae_anomaly_config, vae_anomaly_stages),
+    "lstm_vae": (lstm_vae_config, lstm_vae_stages),
+}
+
+
+def time_experiment(name: str, config) -> tuple[list[dict], dict]:
+    """Runs ``name``'s stages cold then warm; returns its rows (stages, then a total)
+    and the quality numbers of the warm pass."""
+    stages = EXPERIMENTS[name][1]
+    cold, warm = Stopwatch(), Stopwatch()
+    stages(config, cold)
+    scores = stages(config, warm)
+    total_warm = sum(warm.times.values())
+    rows = [{"experiment": name, "stage": stage, "cold_s": cold.times[stage],
+             "warm_s": warm.times[stage],
+             "compile_s": max(cold.times[stage] - warm.times[stage], 0.0),
+             "warm_share": warm.times[stage] / total_warm} for stage in warm.times]
+    total_cold = sum(cold.times.values())
+    rows.append({"experiment": name, "stage": "total", "cold_s": total_cold,
+                 "warm_s": total_warm, "compile_s": max(total_cold - total_warm, 0.0),
+                 "warm_share": 1.0})
+    return rows, scores
+
+
+def _parser():
+    parser = harness.base_argparser("pipeline")
+    parser.add_argument("--experiments", default=",".join(EXPERIMENTS),
+                        help="comma-separated experiments to time (default: %(default)s)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = harness.base_argparser("pipeline").parse_args(argv)
-    config = pipeline_config(args.profile)
-    cold, _ = run_once(config)
-    warm, scores = run_once(config)
-    total_warm = sum(warm.values())
-    rows = [{"stage": s, "cold_s": cold[s], "warm_s": warm[s],
-             "compile_s": max(cold[s] - warm[s], 0.0), "warm_share": warm[s] / total_warm}
-            for s in STAGES]
-    rows.append({"stage": "total", "cold_s": sum(cold.values()), "warm_s": total_warm,
-                 "compile_s": max(sum(cold.values()) - total_warm, 0.0), "warm_share": 1.0})
+    args = _parser().parse_args(argv)
+    names = [n.strip() for n in args.experiments.split(",") if n.strip()]
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown or not names:
+        raise InputError("--experiments", f"unknown or empty {unknown}; choose from "
+                         f"{', '.join(EXPERIMENTS)}")
+    rows: list[dict] = []
+    configs, scores = {}, {}
+    summary: dict[str, Any] = {"pipeline_cold_s": None, "pipeline_warm_s": None,
+                               "pipeline_train_share": None}
+    for name in names:
+        configs[name] = EXPERIMENTS[name][0](args.profile)
+        exp_rows, scores[name] = time_experiment(name, configs[name])
+        rows += exp_rows
+        total = exp_rows[-1]
+        summary[f"pipeline_{name}_cold_s"] = total["cold_s"]
+        summary[f"pipeline_{name}_warm_s"] = total["warm_s"]
+        if name == "cgats_sines":
+            warm = {r["stage"]: r["warm_s"] for r in exp_rows}
+            summary["pipeline_cold_s"], summary["pipeline_warm_s"] = (total["cold_s"],
+                                                                      total["warm_s"])
+            summary["pipeline_train_share"] = ((warm["train stage 1"] + warm["train stage 2"])
+                                               / total["warm_s"])
     harness.print_table(rows, COLUMNS)
-    summary = {"pipeline_cold_s": sum(cold.values()), "pipeline_warm_s": total_warm,
-               "pipeline_train_share": (warm["train stage 1"] + warm["train stage 2"])
-               / total_warm}
     print("\nsummary:")
-    for name, value in summary.items():
-        print(f"  {name} = {value:.4g}")
-    report_config = {"profile": args.profile, "experiment": "experiments.cgats_sines",
-                     "experiment_config": config, "faithfulness_of_warm_run": scores,
+    for key, value in summary.items():
+        print(f"  {key} = {value:.4g}" if value is not None else f"  {key} = null")
+    report_config = {"profile": args.profile, "experiments": names,
+                     "experiment_configs": configs, "quality_of_warm_runs": scores,
                      "passes": "cold (with compilation) then warm, same keys",
                      "load_average": os.getloadavg()}
     harness.write_report(args.out, config=report_config, rows=rows, summary=summary)

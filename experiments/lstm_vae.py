@@ -13,14 +13,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import optax
 
 from experiments.common import main, prepare_workdir
 from jtsgen.config import write_json
 from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.evaluate.fidelity import fidelity_report, markdown_table
 from jtsgen.models import lstm_vae
-from jtsgen.train import create_state, fit, sample_rows
+from jtsgen.train import adam, create_state, fit, sample_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +54,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     x = data.x_btc
     x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
     init_key, train_key, gen_key = jax.random.split(jax.random.key(config.seed), 3)
-    state = create_state(lstm_vae.init_params(init_key, m), optax.adam(m.learning_rate))
+    state = create_state(lstm_vae.init_params(init_key, m), adam(m.learning_rate))
     result = fit(
         state, jax.numpy.asarray(x), train_key,
         loss_fn=lstm_vae.make_loss_fn(m), sampler=sample_rows(config.batch_size),

@@ -24,6 +24,7 @@ from benchmarks import (
     scaling,
     train_step,
 )
+from jtsgen.errors import InputError
 
 SKIPPED = "skipped: torch not installed"
 REPORT_KEYS = {"machine", "versions", "config", "rows", "summary"}
@@ -159,12 +160,37 @@ def test_scaling_runs_each_device_count_in_its_own_process(tmp_path):
 def test_pipeline(tmp_path):
     report = run_tiny(pipeline, tmp_path)
     rows, summary = report["rows"], report["summary"]
-    assert [r["stage"] for r in rows] == list(pipeline.STAGES) + ["total"]
-    total = rows[-1]
-    assert total["warm_s"] == pytest.approx(sum(r["warm_s"] for r in rows[:-1]))
-    assert total["cold_s"] >= total["warm_s"] > 0
+    by_exp = {}
+    for r in rows:
+        by_exp.setdefault(r["experiment"], []).append(r["stage"])
+    assert by_exp == {
+        "cgats_sines": ["data", "train stage 1", "train stage 2", "generate", "evaluate",
+                        "total"],
+        "detectors_sines": ["data", "detector case2", "detector sr_cnn", "evaluate", "total"],
+        "vae_anomaly": ["data", "train latent 2", "evaluate", "total"],
+        "lstm_vae": ["data", "train", "generate", "evaluate", "total"],
+    }
+    for name in by_exp:
+        stages = [r for r in rows if r["experiment"] == name]
+        total = stages[-1]
+        assert total["warm_s"] == pytest.approx(sum(r["warm_s"] for r in stages[:-1]))
+        assert total["cold_s"] >= total["warm_s"] > 0
+        assert summary[f"pipeline_{name}_warm_s"] == total["warm_s"]
+    assert summary["pipeline_warm_s"] == summary["pipeline_cgats_sines_warm_s"]
     assert 0 < summary["pipeline_train_share"] <= 1
-    assert 0 <= report["config"]["faithfulness_of_warm_run"]["on_label_share"] <= 1
+    quality = report["config"]["quality_of_warm_runs"]
+    assert 0 <= quality["cgats_sines"]["on_label_share"] <= 1
+    assert set(quality["detectors_sines"]) == {"case2", "sr_cnn"}
+
+
+def test_pipeline_times_only_the_experiments_asked_for(tmp_path):
+    out = tmp_path / "report.json"
+    summary = pipeline.main(["--profile", "tiny", "--out", str(out),
+                             "--experiments", "lstm_vae"])
+    assert {r["experiment"] for r in json.loads(out.read_text())["rows"]} == {"lstm_vae"}
+    assert summary["pipeline_warm_s"] is None and summary["pipeline_lstm_vae_warm_s"] > 0
+    with pytest.raises(InputError, match="--experiments"):
+        pipeline.main(["--profile", "tiny", "--out", str(out), "--experiments", "nope"])
 
 
 def test_ensemble_command_line_splits_replicas_over_emulated_cores(tmp_path):

@@ -126,7 +126,9 @@ def init_params(key: jax.Array, config: LSTMVAEConfig):
     return LSTMVAE(config).init(key, x, key)["params"]
 
 
+@functools.partial(jax.jit, static_argnames=("n", "config"))
 def generate(params, key: jax.Array, n: int, config: LSTMVAEConfig) -> jax.Array:
-    """Samples ``n`` series ``[n, seq_len, channels]`` from the prior z ~ N(0, I)."""
+    """Samples ``n`` series ``[n, seq_len, channels]`` from the prior z ~ N(0, I)
+    (compiled once per ``(n, config)``)."""
     z = jax.random.normal(key, (n, config.latent), jnp.float32)
     return LSTMVAE(config).apply({"params": params}, z, method=LSTMVAE.decode)
