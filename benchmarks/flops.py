@@ -14,15 +14,15 @@
   x FLOPs per cycle per core from the widest vector FMA the CPU reports (AVX-512
   FMA: 64, AVX2 FMA: 32, AVX: 16, SSE: 8 fp32 FLOPs/cycle).
 
-* Recurrence floor: what one sequential LSTM iteration costs, apart from the rest
-  of the model. :func:`recurrence_floor` times ``jax.grad`` of one
+* Recurrence floor: what one sequential LSTM iteration costs, apart from the rest of
+  the model. :func:`recurrence_floor` times ``jax.grad`` of one
   :func:`jtsgen.nn.lstm.scan_recurrence` layer (hidden 32, 100 steps: one forward
   and one backward iteration per step) at several batch sizes, and a scan that does
-  only the recurrent matmul ``h @ W_hh``. The batch-1 time is the per-iteration
-  cost that does not grow with the batch (kernel launches, loop bookkeeping); the
-  rest grows with the rows. Their ratio bounds what batching can buy: K replicas
-  vmapped in one program do the work of batch ``K * B`` in one loop, so on one
-  core their speed-up over K sequential runs is at most about
+  only the recurrent matmul ``h @ W_hh`` (and a ``tanh`` of ``H`` columns). The
+  batch-1 time is the per-iteration cost that does not grow with the batch (kernel
+  launches, loop bookkeeping); the rest grows with the rows. Their ratio bounds what
+  batching can buy: K replicas vmapped in one program do the work of batch ``K * B``
+  in one loop, so on one core their speed-up over K sequential runs is at most about
   ``K * t(B) / t(K * B)`` (``vmap_ceiling_k5``, B = 16, K = 5; a batched matmul is
   no faster than one matmul over the stacked rows).
 
@@ -175,8 +175,9 @@ def recurrence_floor(batches: tuple[int, ...], hidden: int, steps: int,
     ``recurrence_us``: forward + backward of one :func:`scan_recurrence` layer
     (``jax.grad`` of the summed hidden states w.r.t. its input projections and
     ``W_hh``), per time step. ``matmul_us``: a scan doing only ``h @ W_hh``
-    (``[B, H] @ [H, 4H]``), per step; the recurrence does two such products per step
-    (forward, and ``dpre @ W_hh^T`` backward). ``fixed_share``: the batch-1
+    (``[B, H] @ [H, 4H]``, then a ``tanh`` of its first ``H`` columns as the next
+    ``h``, which keeps the carry bounded), per step; the recurrence does two such
+    products per step (forward, and ``dpre @ W_hh^T`` backward). ``fixed_share``: the batch-1
     recurrence time over this batch's (the part that does not grow with the rows).
     """
     key = jax.random.split(jax.random.key(0), 2)
