@@ -257,7 +257,7 @@ def _parser():
 
 def main(argv: list[str] | None = None) -> dict:
     args = _parser().parse_args(argv)
-    names = [n.strip() for n in args.experiments.split(",") if n.strip()]
+    names = list(dict.fromkeys(n.strip() for n in args.experiments.split(",") if n.strip()))
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown or not names:
         raise InputError("--experiments", f"unknown or empty {unknown}; choose from "
