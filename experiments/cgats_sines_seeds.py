@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments import cgats_sines
-from experiments.common import main, prepare_workdir
-from jtsgen.config import atomic_write_text, to_dict, write_json
+from experiments.common import main, prepare_workdir, write_outputs
+from jtsgen.config import to_dict
 from jtsgen.errors import InputError
 
 MEASURES = ("on_label_share", "lift", "dev_on", "dev_off")
@@ -114,12 +114,9 @@ def run(config: Config, workdir: str | Path) -> dict:
     summary = {"rows": rows, "seeds": list(config.seeds),
                "sd": "sample standard deviation over seeds (ddof = 1)",
                "runs": {str(s): str(workdir / f"seed{s}") for s in config.seeds}}
-    write_json(workdir / "seeds.json", summary)
-    atomic_write_text(workdir / "seeds.csv", csv(rows))
     table = markdown(rows)
-    atomic_write_text(workdir / "seeds.md", table)
-    print(table)
-    print(f"results in {workdir}")
+    write_outputs(workdir, {"seeds.json": summary},
+                  {"seeds.csv": csv(rows), "seeds.md": table}, show=table)
     return summary
 
 

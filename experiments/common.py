@@ -13,7 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jtsgen.config import PROFILES, apply_overrides, check_profile, save_config
+from jtsgen.config import (
+    PROFILES,
+    apply_overrides,
+    atomic_write_text,
+    check_profile,
+    save_config,
+    write_json,
+)
 from jtsgen.errors import InputError
 from jtsgen.runtime import reexec_with_host_tunables
 
@@ -36,6 +43,18 @@ def prepare_workdir(config: Any, workdir: str | Path) -> Path:
         raise InputError(str(workdir), f"cannot create the work directory ({e.strerror})") from None
     save_config(config, workdir / "config.json")
     return workdir
+
+
+def write_outputs(workdir: Path, json_files: dict[str, Any], text_files: dict[str, str],
+                  show: str) -> None:
+    """Writes each ``{name: object}`` as JSON and each ``{name: text}`` into ``workdir``
+    (every file atomically), then prints ``show`` and where the results are."""
+    for name, obj in json_files.items():
+        write_json(workdir / name, obj)
+    for name, text in text_files.items():
+        atomic_write_text(workdir / name, text)
+    print(show)
+    print(f"results in {workdir}")
 
 
 def main(

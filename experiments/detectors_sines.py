@@ -37,8 +37,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common import main, prepare_workdir
-from jtsgen.config import atomic_write_text, write_json
+from experiments.common import main, prepare_workdir, write_outputs
 from jtsgen.data import fit_standard_scaler, make_sines, split_arrays
 from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
 from jtsgen.errors import InputError
@@ -208,12 +207,9 @@ def run(config: Config, workdir: str | Path) -> dict:
                "metric": "point-wise precision/recall/F1 on test series",
                "extra_column": "f1_point_adjusted (point-adjusted F1; overestimates quality)",
                "threshold_source": "training series only"}
-    write_json(workdir / "results.json", results)
-    atomic_write_text(workdir / "table.csv", csv(rows))
     table = markdown(rows, config.n_runs)
-    atomic_write_text(workdir / "table.md", table)
-    print(table)
-    print(f"results in {workdir}")
+    write_outputs(workdir, {"results.json": results},
+                  {"table.csv": csv(rows), "table.md": table}, show=table)
     return results
 
 

@@ -31,8 +31,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common import main, prepare_workdir
-from jtsgen.config import atomic_write_text, write_json
+from experiments.common import main, prepare_workdir, write_outputs
 from jtsgen.data import fit_standard_scaler, make_periodic_multifeature, split_chronological
 from jtsgen.detect import vae_detector
 from jtsgen.evaluate.metrics import point_prf
@@ -134,12 +133,9 @@ def run(config: Config, workdir: str | Path) -> dict:
         "n_train_steps": int(split.train.size), "n_test_steps": int(split.test.size),
         "test_anomaly_rate": float(y_test.mean()),
     }
-    write_json(workdir / "results.json", results)
-    atomic_write_text(workdir / "table.csv", csv(rows))
     table = markdown(rows)
-    atomic_write_text(workdir / "table.md", table)
-    print(table)
-    print(f"results in {workdir}")
+    write_outputs(workdir, {"results.json": results},
+                  {"table.csv": csv(rows), "table.md": table}, show=table)
     return results
 
 
