@@ -124,17 +124,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     write_json(workdir / "losses.json", losses)
     _write_table(workdir, table)
 
-    names, y_fig = figure_labels(m.seq_len)
-    z = np.asarray(cgats.sample_latent(keys[6], 1))
-    # One z and one noise draw for every row: rows differ only through their labels.
-    x_fig = np.concatenate([cgats.generate(keys[6], y[None], z_bd=z)[0] for y in y_fig])
-    plot_label_control(x_fig, y_fig, names, workdir / "fig1_label_control.png")
-    x_s, y_s = cgats.generate(keys[7], y_eval[:8])
-    plot_samples(x_s, y_s, workdir / "fig2_samples.png")
-    anom = y_te.max(axis=1) > 0
-    n = min(config.tsne_points, int(anom.sum()))
-    x_gen, _ = cgats.generate(keys[7], y_te[anom][:n])
-    plot_tsne(x_te[anom][:n], x_gen, workdir / "fig3_tsne.png", seed=config.seed)
+    make_figures(cgats, config, keys, y_eval, x_te, y_te, workdir)
 
     results = {
         "faithfulness": table,
@@ -146,6 +136,24 @@ def run(config: Config, workdir: str | Path) -> dict:
     print((workdir / "faithfulness.md").read_text())
     print(f"results in {workdir}")
     return results
+
+
+def make_figures(cgats: CGATS, config: Config, keys: jax.Array, y_eval: np.ndarray,
+                 x_te: np.ndarray, y_te: np.ndarray, workdir: Path) -> None:
+    """Figures 1-3 into ``workdir``: label control (``keys[6]``), samples for the
+    first 8 of ``y_eval`` and t-SNE of real vs generated anomalous test windows
+    (``keys[7]``)."""
+    names, y_fig = figure_labels(config.model.seq_len)
+    z = np.asarray(cgats.sample_latent(keys[6], 1))
+    # One z and one noise draw for every row: rows differ only through their labels.
+    x_fig = np.concatenate([cgats.generate(keys[6], y[None], z_bd=z)[0] for y in y_fig])
+    plot_label_control(x_fig, y_fig, names, workdir / "fig1_label_control.png")
+    x_s, y_s = cgats.generate(keys[7], y_eval[:8])
+    plot_samples(x_s, y_s, workdir / "fig2_samples.png")
+    anom = y_te.max(axis=1) > 0
+    n = min(config.tsne_points, int(anom.sum()))
+    x_gen, _ = cgats.generate(keys[7], y_te[anom][:n])
+    plot_tsne(x_te[anom][:n], x_gen, workdir / "fig3_tsne.png", seed=config.seed)
 
 
 def _write_table(workdir: Path, table: dict[str, dict[str, float]]) -> None:

@@ -164,8 +164,9 @@ def test_pipeline(tmp_path):
     for r in rows:
         by_exp.setdefault(r["experiment"], []).append(r["stage"])
     assert by_exp == {
-        "cgats_sines": ["data", "train stage 1", "train stage 2", "generate", "evaluate",
-                        "total"],
+        "cgats_sines": ["data", "train stage 1", "train stage 2", "train CVAE ablation",
+                        "train first-layer ablation", "train baselines (RCGAN, DDPM)",
+                        "generate", "evaluate", "figures", "total"],
         "detectors_sines": ["data", "detector case2", "detector sr_cnn", "evaluate", "total"],
         "vae_anomaly": ["data", "train latent 2", "evaluate", "total"],
         "lstm_vae": ["data", "train", "generate", "evaluate", "total"],
@@ -179,7 +180,9 @@ def test_pipeline(tmp_path):
     assert summary["pipeline_warm_s"] == summary["pipeline_cgats_sines_warm_s"]
     assert 0 < summary["pipeline_train_share"] <= 1
     quality = report["config"]["quality_of_warm_runs"]
-    assert 0 <= quality["cgats_sines"]["on_label_share"] <= 1
+    assert set(quality["cgats_sines"]) == {"C-GATS", "CVAE", "first-layer", "RCGAN (WGAN-GP)",
+                                           "DDPM, conditional (CFG w=1)"}
+    assert all(0 <= v <= 1 for v in quality["cgats_sines"].values())
     assert set(quality["detectors_sines"]) == {"case2", "sr_cnn"}
 
 
