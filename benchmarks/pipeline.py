@@ -51,15 +51,6 @@ import numpy as np
 
 from benchmarks import harness
 from experiments import cgats_sines, detectors_sines, lstm_vae, vae_anomaly
-from jtsgen.data import (
-    fit_standard_scaler,
-    make_periodic_multifeature,
-    split_arrays,
-    split_chronological,
-)
-from jtsgen.data.generators import make_trend_seasonal_spikes
-from jtsgen.data.sines import make_sines
-from jtsgen.data.splits import split_by_series
 from jtsgen.detect import vae_detector
 from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
@@ -106,15 +97,7 @@ def cgats_stages(config, watch: Stopwatch) -> dict:
     faithfulness, and the figures (into a temporary directory). Returns every
     generator's ``on_label_share``."""
     m = config.model
-
-    def data():
-        d = make_sines(config.n_series, config.seed, length=m.seq_len,
-                       anomaly_prob=config.anomaly_prob, freq_range=tuple(config.freq_range))
-        split = split_by_series(config.n_series, seed=config.seed)
-        return (d.x_btc[split.train], d.y_bt[split.train], d.x_btc[split.test],
-                d.y_bt[split.test])
-
-    x_tr, y_tr, x_te, y_te = watch("data", data)
+    x_tr, y_tr, x_te, y_te = watch("data", lambda: cgats_sines.load_data(config))
     keys = jax.random.split(jax.random.key(config.seed), 8)
     k1, k2 = jax.random.split(keys[0])  # as CGATS.fit splits its key
     model = CGATS(m)
@@ -163,16 +146,8 @@ def detectors_config(profile: str):
 def detectors_stages(config, watch: Stopwatch) -> dict:
     """Data, one fit per detector (as the experiment's first run), test metrics."""
 
-    def data():
-        d = make_sines(config.n_series, config.seed, length=config.length,
-                       anomaly_prob=config.anomaly_prob, kinds=config.kinds,
-                       freq_range=config.freq_range)
-        split = split_arrays(d.x_btc, d.y_bt, train_frac=config.train_frac, seed=config.seed)
-        scaler = fit_standard_scaler(split.x_train)
-        return (scaler.transform(split.x_train), split.y_train,
-                scaler.transform(split.x_test), split.y_test)
-
-    x_train, y_train, x_test, y_test = watch("data", data)
+    x_train, y_train, x_test, y_test = watch("data", lambda: detectors_sines.scaled_split(
+        config, detectors_sines.make_data(config), 0))
     run_key = jax.random.fold_in(jax.random.key(config.seed), 0)
     fitted = {}
     for i, name in enumerate(config.detectors):
@@ -199,15 +174,7 @@ def vae_anomaly_config(profile: str):
 def vae_anomaly_stages(config, watch: Stopwatch) -> dict:
     """Data (chronological split, scaler), one training per latent size, test metrics."""
 
-    def data():
-        d = make_periodic_multifeature(config.n_steps, config.n_features, config.seed,
-                                       anomaly_frac=config.anomaly_frac, normalize=False)
-        split = split_chronological(config.n_steps, train_frac=config.train_frac)
-        scaler = fit_standard_scaler(d.x_tc[split.train])
-        return (scaler.transform(d.x_tc[split.train])[None], d.y_t[split.train][None],
-                scaler.transform(d.x_tc[split.test])[None], d.y_t[split.test][None])
-
-    x_train, y_train, x_test, y_test = watch("data", data)
+    x_train, y_train, x_test, y_test = watch("data", lambda: vae_anomaly.load_data(config))
     fitted = {}
     for i, latent in enumerate(config.latents):
         det_cfg = dataclasses.replace(config.detector, latent=latent)
@@ -233,12 +200,7 @@ def lstm_vae_config(profile: str):
 def lstm_vae_stages(config, watch: Stopwatch) -> dict:
     """Data (per-series normalised), training without checkpoints, generation, fidelity."""
     m = config.model
-
-    def data():
-        x = make_trend_seasonal_spikes(config.n_series, m.seq_len, config.seed).x_btc
-        return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
-
-    x = watch("data", data)
+    x = watch("data", lambda: lstm_vae.load_data(config))
     init_key, train_key, gen_key = jax.random.split(jax.random.key(config.seed), 3)
     state = create_state(lstm_vae_model.init_params(init_key, m), adam(m.learning_rate))
     result = watch("train", lambda: fit(

@@ -85,15 +85,20 @@ def paired_faithfulness(generate, key, y_bt) -> dict[str, float]:
     return label_faithfulness(generate(key, y_bt), generate(key, np.zeros_like(y_bt)), y_bt)
 
 
+def load_data(config: Config) -> tuple[np.ndarray, ...]:
+    """Synthetic Sines split 80:20 by series: ``(x_train, y_train, x_test, y_test)``."""
+    data = make_sines(config.n_series, config.seed, length=config.model.seq_len,
+                      anomaly_prob=config.anomaly_prob, freq_range=tuple(config.freq_range))
+    split = split_by_series(config.n_series, seed=config.seed)
+    return (data.x_btc[split.train], data.y_bt[split.train], data.x_btc[split.test],
+            data.y_bt[split.test])
+
+
 def run(config: Config, workdir: str | Path) -> dict:
     """Trains and evaluates; returns the numbers also written to ``results.json``."""
     workdir = prepare_workdir(config, workdir)
     m = config.model
-    data = make_sines(config.n_series, config.seed, length=m.seq_len,
-                      anomaly_prob=config.anomaly_prob, freq_range=tuple(config.freq_range))
-    split = split_by_series(config.n_series, seed=config.seed)
-    x_tr, y_tr = data.x_btc[split.train], data.y_bt[split.train]
-    x_te, y_te = data.x_btc[split.test], data.y_bt[split.test]
+    x_tr, y_tr, x_te, y_te = load_data(config)
     keys = jax.random.split(jax.random.key(config.seed), 8)
     ckpt = workdir / "checkpoints"
 
@@ -130,7 +135,7 @@ def run(config: Config, workdir: str | Path) -> dict:
         "faithfulness": table,
         "final_losses": {name: {stage: h["loss"][-1] for stage, h in hist.items()}
                          for name, hist in losses.items()},
-        "n_train": int(len(split.train)), "n_test": int(len(split.test)),
+        "n_train": int(len(x_tr)), "n_test": int(len(x_te)),
     }
     write_json(workdir / "results.json", results)
     print((workdir / "faithfulness.md").read_text())

@@ -132,26 +132,39 @@ def evaluate(fitted, x_btc: np.ndarray, y_bt: np.ndarray) -> dict:
     return {"precision": p, "recall": r, "f1": f1, "f1_point_adjusted": pa_f1}
 
 
-def run_once(config: Config, data, run: int) -> dict[str, dict]:
-    """One split: fits every detector on train, evaluates on test; metrics per detector."""
+def make_data(config: Config):
+    """The Synthetic Sines series of the experiment (all runs split these)."""
+    return make_sines(config.n_series, config.seed, length=config.length,
+                      anomaly_prob=config.anomaly_prob, kinds=config.kinds,
+                      freq_range=config.freq_range)
+
+
+def scaled_split(config: Config, data, run: int) -> tuple[np.ndarray, ...]:
+    """Run ``run``'s split by series, scaled by a scaler fitted on its training part:
+    ``(x_train, y_train, x_test, y_test)``."""
     split = split_arrays(data.x_btc, data.y_bt, train_frac=config.train_frac,
                          seed=config.seed + run)
     scaler = fit_standard_scaler(split.x_train)
-    x_train, x_test = scaler.transform(split.x_train), scaler.transform(split.x_test)
+    return (scaler.transform(split.x_train), split.y_train, scaler.transform(split.x_test),
+            split.y_test)
+
+
+def run_once(config: Config, data, run: int) -> dict[str, dict]:
+    """One split: fits every detector on train, evaluates on test; metrics per detector."""
+    x_train, y_train, x_test, y_test = scaled_split(config, data, run)
     run_key = jax.random.fold_in(jax.random.key(config.seed), run)
     out = {}
     for i, name in enumerate(config.detectors):
         start = time.perf_counter()
-        fitted = fit_detector(name, jax.random.fold_in(run_key, i), x_train, split.y_train,
-                              config)
-        row = {**evaluate(fitted, x_test, split.y_test), "threshold": fitted.threshold,
+        fitted = fit_detector(name, jax.random.fold_in(run_key, i), x_train, y_train, config)
+        row = {**evaluate(fitted, x_test, y_test), "threshold": fitted.threshold,
                "fit_seconds": time.perf_counter() - start}
         out[name] = row
         print(f"run {run} {LABELS[name]:>15}: P {row['precision']:.3f} R {row['recall']:.3f} "
               f"F1 {row['f1']:.3f} (PA-F1 {row['f1_point_adjusted']:.3f}) "
               f"[{row['fit_seconds']:.1f}s]", flush=True)
     out["_data"] = {"n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
-                    "test_anomaly_rate": float(split.y_test.mean())}
+                    "test_anomaly_rate": float(y_test.mean())}
     return out
 
 
@@ -198,9 +211,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     """Generates the data, runs every split and writes the table; returns ``results.json``."""
     _check(config)
     workdir = prepare_workdir(config, workdir)
-    data = make_sines(config.n_series, config.seed, length=config.length,
-                      anomaly_prob=config.anomaly_prob, kinds=config.kinds,
-                      freq_range=config.freq_range)
+    data = make_data(config)
     runs = [run_once(config, data, r) for r in range(config.n_runs)]
     rows = summarise(runs, config)
     results = {"rows": rows, "runs": runs, "n_runs": config.n_runs,

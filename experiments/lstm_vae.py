@@ -46,13 +46,17 @@ def get_config(profile: str = "quick") -> Config:
     return Config(profile=profile)
 
 
+def load_data(config: Config) -> np.ndarray:
+    """Trend + seasonal + spike series, each normalised to zero mean, unit std: ``[N, T, 1]``."""
+    x = make_trend_seasonal_spikes(config.n_series, config.model.seq_len, config.seed).x_btc
+    return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
+
+
 def run(config: Config, workdir: str | Path) -> dict:
     """Trains, generates and evaluates; returns the results written to ``results.json``."""
     workdir = prepare_workdir(config, workdir)
     m = config.model
-    data = make_trend_seasonal_spikes(config.n_series, m.seq_len, config.seed)
-    x = data.x_btc
-    x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
+    x = load_data(config)
     init_key, train_key, gen_key = jax.random.split(jax.random.key(config.seed), 3)
     state = create_state(lstm_vae.init_params(init_key, m), adam(m.learning_rate))
     result = fit(

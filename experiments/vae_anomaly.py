@@ -100,16 +100,21 @@ def csv(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(config: Config, workdir: str | Path) -> dict:
-    """Generates, splits, scales, trains one detector per latent; returns ``results.json``."""
-    workdir = prepare_workdir(config, workdir)
+def load_data(config: Config) -> tuple[np.ndarray, ...]:
+    """The series split chronologically and scaled by a scaler fitted on the training
+    part: ``(x_train [1, T1, C], y_train [1, T1], x_test [1, T2, C], y_test [1, T2])``."""
     data = make_periodic_multifeature(config.n_steps, config.n_features, config.seed,
                                       anomaly_frac=config.anomaly_frac, normalize=False)
     split = split_chronological(config.n_steps, train_frac=config.train_frac)
     scaler = fit_standard_scaler(data.x_tc[split.train])
-    x_train = scaler.transform(data.x_tc[split.train])[None]
-    x_test = scaler.transform(data.x_tc[split.test])[None]
-    y_train, y_test = data.y_t[split.train][None], data.y_t[split.test][None]
+    return (scaler.transform(data.x_tc[split.train])[None], data.y_t[split.train][None],
+            scaler.transform(data.x_tc[split.test])[None], data.y_t[split.test][None])
+
+
+def run(config: Config, workdir: str | Path) -> dict:
+    """Generates, splits, scales, trains one detector per latent; returns ``results.json``."""
+    workdir = prepare_workdir(config, workdir)
+    x_train, y_train, x_test, y_test = load_data(config)
     rows = []
     for i, latent in enumerate(config.latents):
         det_cfg = dataclasses.replace(config.detector, latent=latent)
@@ -130,7 +135,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     results = {
         "rows": rows,
         "threshold_source": f"{config.detector.percentile:g}th percentile of training errors",
-        "n_train_steps": int(split.train.size), "n_test_steps": int(split.test.size),
+        "n_train_steps": int(x_train.shape[1]), "n_test_steps": int(x_test.shape[1]),
         "test_anomaly_rate": float(y_test.mean()),
     }
     table = markdown(rows)
