@@ -92,12 +92,14 @@ def test_train_step(no_torch, tmp_path):
                               for r in torch_rows)
     assert all(r.get("speedup") is None for r in rows)
     for name in ("speedup_seed_config", "speedup_batch256", "speedup_fused_seed_config",
-                 "speedup_cgats_stage2", "speedup_rcgan_critic"):
+                 "speedup_cgats_stage2", "speedup_cgats_stage2_cached", "speedup_rcgan_critic"):
         assert summary[name] is None
     jax_rows = [r for r in rows if r["impl"] == "jax"]
     assert all(r["ms_per_step"] > 0 and r["compile_s"] > 0 for r in jax_rows)
     assert any("fused" in r["variant"] for r in jax_rows)
     assert any("packed" in r["variant"] for r in jax_rows)
+    assert {r.get("work") for r in jax_rows if r["benchmark"] == "cgats_stage2"} == {
+        "as reference", "cached posterior"}
     assert summary["speedup_packed_seed_config"] is None
     assert 0 < summary["flop_utilisation"] < 1
     assert report["config"]["model_flops"]["flops"] > report["config"]["model_flops"][

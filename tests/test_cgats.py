@@ -11,7 +11,7 @@ import pytest
 
 from jtsgen.data.sines import make_sines
 from jtsgen.errors import InputError
-from jtsgen.models.cgats import CGATS, CGATSConfig, _nets
+from jtsgen.models.cgats import CGATS, CGATSConfig, _nets, posterior, stage2_loss_fn
 from jtsgen.models.cgats_labels import (
     fit_label_model,
     label_vector,
@@ -97,6 +97,44 @@ def test_stage2_leaves_encoder_parameters_bit_identical():
     for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True):
         assert np.array_equal(a, b)
     assert model.history["stage2"]["loss"][-1] != model.history["stage2"]["loss"][0]
+
+
+def test_posterior_in_chunks_equals_encoding_all_windows_at_once():
+    x, y = _data(70)
+    enc, _, _ = _nets(SMOKE)
+    p = enc.init(jax.random.key(0), jnp.zeros((1, T, 1)))["params"]
+    mu, logvar = enc.apply({"params": p}, occlude(jnp.asarray(x), jnp.asarray(y)))
+    mu_c, logvar_c = posterior(SMOKE, p, x, y, chunk=32)  # 32 + 32 + 6 (padded)
+    assert mu_c.shape == logvar_c.shape == (70, SMOKE.latent)
+    np.testing.assert_allclose(mu_c, mu, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logvar_c, logvar, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="x_btc"):
+        posterior(SMOKE, p, x[:0], y[:0])
+
+
+def test_stage2_loss_on_the_cached_posterior_is_the_loss_of_encoding_the_batch():
+    """Algorithm 2 encodes each batch with the frozen θ; carrying its posterior in the
+    batch gives the same loss and decoder gradient."""
+    x, y = (jnp.asarray(a) for a in _data(16))
+    enc, _, dec2 = _nets(SMOKE)
+    pe = enc.init(jax.random.key(0), x[:1])["params"]
+    pd = dec2.init(jax.random.key(1), jnp.zeros((1, SMOKE.latent)), x[:1], y[:1])["params"]
+    key = jax.random.key(2)
+    mu, logvar = enc.apply({"params": pe}, occlude(x, y))
+    eps = jax.random.normal(key, mu.shape)
+    z = mu + jnp.exp(0.5 * logvar) * eps
+
+    def by_hand(pd):
+        mean, lv = dec2.apply({"params": pd}, z, x, y)
+        lv = jnp.maximum(lv, SMOKE.min_logvar)
+        return jnp.mean(0.5 * jnp.sum(lv + (x - mean) ** 2 / jnp.exp(lv), axis=(1, 2))) / T
+
+    loss_fn = stage2_loss_fn(SMOKE)
+    (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(pd, (x, y, (mu, logvar)), key)
+    want, want_grads = jax.value_and_grad(by_hand)(pd)
+    np.testing.assert_allclose(loss, want, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(want_grads), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_stage1_reconstructs_normal_windows_well_below_their_variance():

@@ -3,7 +3,9 @@
 Stage 1 (Algorithm 1): draw Y^A ~ p(Y^A), occlude normal windows X^N at the labelled
 steps, and train encoder θ + decoder ψ on pairs (X̃, X^N) with the ELBO.
 Stage 2 (Algorithm 2): freeze θ; occlude anomalous windows X^A at their own labels,
-encode to z, and train the conditional decoder φ with −log p(X^A | z, Y^A).
+encode to z, and train the conditional decoder φ with −log p(X^A | z, Y^A). With θ
+frozen, the posterior of every training window is computed once (:func:`posterior`)
+and z is drawn from it on each step, rather than re-encoding every batch.
 Generation: ``generate(key, labels_bt)`` with z ~ N(0, I), or z from θ applied to a
 given (occluded) series; the output carries its labels.
 
@@ -119,18 +121,21 @@ def stage1_loss_fn(c: CGATSConfig):
 
 @functools.cache
 def stage2_loss_fn(c: CGATSConfig):
-    """``(params, (x_anom_btc, y_bt, enc_params), key) -> (loss, metrics)``.
+    """``(params, (x_anom_btc, y_bt, posterior), key) -> (loss, metrics)``.
 
-    For ``variant="cgats"`` ``params`` is the decoder φ only and the encoder is frozen
-    at the ``enc_params`` carried in the batch (no gradient reaches it); for
-    ``"cvae"`` ``params = {enc, dec2}`` are trained jointly and the batch holds None.
+    For ``variant="cgats"`` ``params`` is the decoder φ only; the encoder is frozen,
+    so its posterior ``(mu, logvar)`` (each ``[B, latent]``) of the occluded
+    windows is computed once before training (:func:`posterior`) and carried in
+    the batch: the same distribution as encoding every batch (Algorithm 2) without
+    running the frozen encoder on each step. For ``"cvae"`` ``params = {enc, dec2}``
+    are trained jointly and ``posterior`` is None.
     """
     enc, _, dec2 = _nets(c)
 
     def loss_fn(params, batch, key):
-        x, y, enc_params = batch
+        x, y, post = batch
         if c.variant == "cgats":
-            mu, logvar = enc.apply({"params": jax.lax.stop_gradient(enc_params)}, occlude(x, y))
+            mu, logvar = post
             dec_params, kl = params, 0.0
         else:
             mu, logvar = enc.apply({"params": params["enc"]}, occlude(x, y))
@@ -143,6 +148,31 @@ def stage2_loss_fn(c: CGATSConfig):
 
 
 @functools.cache
+def _encode_fn(c: CGATSConfig):
+    """Jitted ``(enc_params, x_btc, y_bt) -> (mu, logvar)`` of the occluded series."""
+    enc, _, _ = _nets(c)
+    return jax.jit(lambda p, x, y: enc.apply({"params": p}, occlude(x, y)))
+
+
+def posterior(c: CGATSConfig, enc_params, x_btc, y_bt, chunk: int = 256):
+    """``(mu, logvar)``, each ``[N, latent]``, of q(z | X̃) for ``x_btc [N, T, C]``
+    occluded at ``y_bt [N, T]``, encoded ``chunk`` windows at a time (the last chunk
+    zero-padded, so one compiled program serves every N)."""
+    x, y = np.asarray(x_btc, np.float32), np.asarray(y_bt, np.float32)
+    n = len(x)
+    if n == 0:
+        raise InputError("x_btc", "no windows to encode")
+    size = min(chunk, n)
+    pad = -n % size
+    x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), np.float32)])
+    y = np.concatenate([y, np.zeros((pad, *y.shape[1:]), np.float32)])
+    encode = _encode_fn(c)
+    parts = [encode(enc_params, x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
+    mu, logvar = (jnp.concatenate(p)[:n] for p in zip(*parts, strict=True))
+    return mu, logvar
+
+
+@functools.cache
 def _stage1_sampler(batch_size: int, seq_len: int, max_segments: int):
     """``(key, (x_normal, label model arrays)) -> (x_batch, y_occlusion_batch)``."""
     rows = sample_rows(batch_size)
@@ -152,19 +182,6 @@ def _stage1_sampler(batch_size: int, seq_len: int, max_segments: int):
         model = LabelModel(counts, starts, lengths, seq_len, max_segments)
         k1, k2 = jax.random.split(key)
         return rows(k1, x_normal), sample_labels(model, k2, batch_size)
-
-    return sample
-
-
-@functools.cache
-def _stage2_sampler(batch_size: int):
-    """``(key, (x_anom, y_anom, enc_params)) -> (x_batch, y_batch, enc_params)``."""
-    rows = sample_rows(batch_size)
-
-    def sample(key, data):
-        x, y, enc_params = data
-        xb, yb = rows(key, (x, y))
-        return xb, yb, enc_params
 
     return sample
 
@@ -252,9 +269,11 @@ class CGATS:
             params = dec_p["params"]
         else:
             params = {"enc": enc.init(k_enc, x0)["params"], "dec2": dec_p["params"]}
-        data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), self.enc_params)
+        post = (posterior(c, self.enc_params, x[anomalous], y[anomalous])
+                if c.variant == "cgats" else None)
+        data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), post)
         r = fit(create_state(params, adam(c.learning_rate)), data, k_train,
-                loss_fn=stage2_loss_fn(c), sampler=_stage2_sampler(c.batch_size),
+                loss_fn=stage2_loss_fn(c), sampler=sample_rows(c.batch_size),
                 num_steps=c.stage2_steps, desc=f"{c.variant} stage 2",
                 checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
                 **self._common(progress))
@@ -274,10 +293,8 @@ class CGATS:
         posteriors need not fill N(0, I); sampling z from this fit keeps generated
         windows on the data's latent manifold (``prior="fitted"`` in :meth:`generate`).
         """
-        enc, _, _ = _nets(self.config)
         n = min(len(x_btc), max_windows)
-        mu, logvar = enc.apply({"params": self.enc_params},
-                               occlude(jnp.asarray(x_btc[:n]), jnp.asarray(y_bt[:n])))
+        mu, logvar = posterior(self.config, self.enc_params, x_btc[:n], y_bt[:n])
         z = np.asarray(_reparam(key, mu, logvar), np.float64)
         cov = np.atleast_2d(np.cov(z, rowvar=False)) + 1e-5 * np.eye(z.shape[1])
         self.latent_prior = (jnp.asarray(z.mean(axis=0), jnp.float32),
@@ -290,10 +307,7 @@ class CGATS:
     def encode(self, key, x_btc, y_bt) -> jax.Array:
         """z ~ q(z | X̃) for series ``x_btc`` occluded at ``y_bt``: ``[B, latent]``."""
         self._require_trained()
-        enc, _, _ = _nets(self.config)
-        mu, logvar = enc.apply({"params": self.enc_params},
-                               occlude(jnp.asarray(x_btc), jnp.asarray(y_bt)))
-        return _reparam(key, mu, logvar)
+        return _reparam(key, *posterior(self.config, self.enc_params, x_btc, y_bt))
 
     def sample_labels(self, key, n: int) -> np.ndarray:
         """``n`` label vectors from the fitted label model p(Y^A)."""
