@@ -56,8 +56,6 @@ from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.evaluate.fidelity import fidelity_report
 from jtsgen.models import lstm_vae as lstm_vae_model
-from jtsgen.models.cgats import CGATS
-from jtsgen.models.generators import train_baselines
 from jtsgen.runtime import reexec_with_host_tunables
 from jtsgen.train import adam, create_state, fit, sample_rows
 
@@ -96,28 +94,10 @@ def cgats_stages(config, watch: Stopwatch) -> dict:
     ablations, the baselines, paired generation for every generator, label
     faithfulness, and the figures (into a temporary directory). Returns every
     generator's ``on_label_share``."""
-    m = config.model
     x_tr, y_tr, x_te, y_te = watch("data", lambda: cgats_sines.load_data(config))
     keys = jax.random.split(jax.random.key(config.seed), 8)
-    k1, k2 = jax.random.split(keys[0])  # as CGATS.fit splits its key
-    model = CGATS(m)
-    watch("train stage 1", lambda: model.fit_stage1(k1, x_tr, y_tr, progress=False).enc_params)
-    watch("train stage 2", lambda: model.fit_stage2(k2, x_tr, y_tr, progress=False).dec_params)
-    generators = {"C-GATS": lambda k, y: model.generate(k, y)[0]}
-    if config.ablations:
-        cvae = CGATS(dataclasses.replace(m, variant="cvae"))
-        watch("train CVAE ablation", lambda: cvae.fit(keys[2], x_tr, y_tr,
-                                                      progress=False).dec_params)
-        first = CGATS(dataclasses.replace(m, cond_at="first"), enc_params=model.enc_params,
-                      latent_prior=model.latent_prior)
-        watch("train first-layer ablation",
-              lambda: first.fit_stage2(keys[3], x_tr, y_tr, progress=False).dec_params)
-        generators["CVAE"] = lambda k, y: cvae.generate(k, y)[0]
-        generators["first-layer"] = lambda k, y: first.generate(k, y)[0]
-    if config.baselines:
-        baselines, _ = watch("train baselines (RCGAN, DDPM)", lambda: train_baselines(
-            keys[4], x_tr, y_tr, config.baseline_steps, progress=False))
-        generators.update(baselines)
+    model, generators, _ = cgats_sines.train_generators(config, x_tr, y_tr, keys,
+                                                        progress=False, stage=watch)
     y = model.sample_labels(keys[1], config.n_eval)
     pairs = watch("generate", lambda: {
         name: (gen(keys[5], y), gen(keys[5], np.zeros_like(y)))

@@ -22,7 +22,9 @@ pass ``--config.freq_range=0,1`` for it).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -94,25 +96,46 @@ def load_data(config: Config) -> tuple[np.ndarray, ...]:
             data.y_bt[split.test])
 
 
-def run(config: Config, workdir: str | Path) -> dict:
-    """Trains and evaluates; returns the numbers also written to ``results.json``."""
-    workdir = prepare_workdir(config, workdir)
+def _untimed(name: str, fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: jax.Array, *,
+                     checkpoint_dir: Path | None = None, progress: bool = True,
+                     stage: Callable[[str, Callable[[], Any]], Any] = _untimed):
+    """Trains C-GATS (``keys[0]``), the ablations (``keys[2]``, ``keys[3]``) and the
+    baselines (``keys[4]``) that ``config`` asks for, on windows ``x_tr [N, T, C]``
+    with labels ``y_tr [N, T]``.
+
+    Each training step runs as ``stage(name, fn)`` (``benchmarks.pipeline`` passes a
+    stopwatch): "train stage 1", "train stage 2", "train CVAE ablation", "train
+    first-layer ablation", "train baselines (RCGAN, DDPM)". Checkpoints go to
+    ``checkpoint_dir/{cgats,cvae,cond_first,rcgan,ddpm}`` when given.
+
+    Returns ``(cgats, generators, losses)``: the C-GATS model, ``{display name:
+    (key, labels_bt) -> x_btc}`` and ``{model: loss history}``.
+    """
     m = config.model
-    x_tr, y_tr, x_te, y_te = load_data(config)
-    keys = jax.random.split(jax.random.key(config.seed), 8)
-    ckpt = workdir / "checkpoints"
 
-    cgats = CGATS(m).fit(keys[0], x_tr, y_tr, checkpoint_dir=ckpt / "cgats")
+    def ckpt(name):
+        return Path(checkpoint_dir) / name if checkpoint_dir else None
+
+    cgats = CGATS(m)
+    k1, k2 = jax.random.split(keys[0])  # the split CGATS.fit makes
+    stage("train stage 1", lambda: cgats.fit_stage1(
+        k1, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress).enc_params)
+    stage("train stage 2", lambda: cgats.fit_stage2(
+        k2, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress).dec_params)
     losses = {"cgats": cgats.history}
-    y_eval = cgats.sample_labels(keys[1], config.n_eval)
     generators = {"C-GATS": lambda k, y: cgats.generate(k, y)[0]}
-
     if config.ablations:
         cvae = CGATS(dataclasses.replace(m, variant="cvae"))
-        cvae.fit(keys[2], x_tr, y_tr, checkpoint_dir=ckpt / "cvae")
+        stage("train CVAE ablation", lambda: cvae.fit(
+            keys[2], x_tr, y_tr, checkpoint_dir=ckpt("cvae"), progress=progress).dec_params)
         first = CGATS(dataclasses.replace(m, cond_at="first"), enc_params=cgats.enc_params,
                       latent_prior=cgats.latent_prior)
-        first.fit_stage2(keys[3], x_tr, y_tr, checkpoint_dir=ckpt / "cond_first")
+        stage("train first-layer ablation", lambda: first.fit_stage2(
+            keys[3], x_tr, y_tr, checkpoint_dir=ckpt("cond_first"), progress=progress).dec_params)
         losses["cvae"], losses["cond_first"] = cvae.history, first.history
         generators["CVAE end-to-end (Table 10)"] = lambda k, y: cvae.generate(k, y)[0]
         generators["C-GATS, condition at first layer (Table 11)"] = (
@@ -120,11 +143,22 @@ def run(config: Config, workdir: str | Path) -> dict:
     if config.baselines:
         from jtsgen.models.generators import train_baselines
 
-        baselines, baseline_losses = train_baselines(keys[4], x_tr, y_tr, config.baseline_steps,
-                                                     checkpoint_dir=ckpt)
+        baselines, baseline_losses = stage("train baselines (RCGAN, DDPM)", lambda: (
+            train_baselines(keys[4], x_tr, y_tr, config.baseline_steps,
+                            checkpoint_dir=checkpoint_dir, progress=progress)))
         generators.update(baselines)
         losses.update(baseline_losses)
+    return cgats, generators, losses
 
+
+def run(config: Config, workdir: str | Path) -> dict:
+    """Trains and evaluates; returns the numbers also written to ``results.json``."""
+    workdir = prepare_workdir(config, workdir)
+    x_tr, y_tr, x_te, y_te = load_data(config)
+    keys = jax.random.split(jax.random.key(config.seed), 8)
+    cgats, generators, losses = train_generators(config, x_tr, y_tr, keys,
+                                                 checkpoint_dir=workdir / "checkpoints")
+    y_eval = cgats.sample_labels(keys[1], config.n_eval)
     table = {name: paired_faithfulness(gen, keys[5], y_eval) for name, gen in generators.items()}
     write_json(workdir / "losses.json", losses)
     _write_table(workdir, table)
