@@ -196,3 +196,72 @@ def test_ensemble_split_over_2_devices_matches_one_device():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("OK")
+
+
+DATA_PARALLEL = textwrap.dedent("""
+    import jax, jax.numpy as jnp, numpy as np, optax
+    from jtsgen.errors import InputError
+    from jtsgen.models import lstm_vae
+    from jtsgen.train import (create_state, data_mesh, make_data_parallel_step,
+                              make_train_step, replicate, shard_batch)
+    assert jax.device_count() == 2, jax.devices()
+    mesh = data_mesh()
+
+    def mse(params, batch, key):  # ignores its key: updates must match exactly
+        err = batch["x"] @ params["w"] + params["b"] - batch["y"]
+        loss = jnp.mean(err ** 2)
+        return loss, {"mae": jnp.mean(jnp.abs(err))}
+
+    rng = np.random.default_rng(0)
+    batch = {"x": jnp.asarray(rng.normal(size=(16, 3)), jnp.float32),
+             "y": jnp.asarray(rng.normal(size=(16, 2)), jnp.float32)}
+    params = {"w": jnp.zeros((3, 2), jnp.float32), "b": jnp.zeros((2,), jnp.float32)}
+    single = make_train_step(mse, donate=False)
+    for micro in (1, 2, 4):
+        s1 = create_state(params, optax.adam(1e-1))
+        s2 = replicate(s1, mesh)
+        step = make_data_parallel_step(mse, mesh, microbatches=micro, donate=False)
+        for i in range(3):
+            s1, m1 = single(s1, batch, jax.random.key(0))
+            s2, m2 = step(s2, shard_batch(batch, mesh), jax.random.key(0))
+            for name in ("loss", "mae", "grad_norm"):
+                np.testing.assert_allclose(float(m1[name]), float(m2[name]), rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s2.params)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        assert int(s2.step) == 3
+
+    # A loss that draws noise (the LSTM-VAE) learns with microbatches on both devices.
+    cfg = lstm_vae.LSTMVAEConfig(seq_len=16, hidden=8, latent=2, unroll=1)
+    t = np.arange(16, dtype=np.float32)
+    x = jnp.asarray(np.sin(t[None, :, None] / 3 + rng.uniform(0, 6, (32, 1, 1))), jnp.float32)
+    state = replicate(create_state(lstm_vae.init_params(jax.random.key(1), cfg),
+                                   optax.adam(2e-2)), mesh)
+    step = make_data_parallel_step(lstm_vae.make_loss_fn(cfg), mesh, microbatches=2)
+    losses = []
+    for i in range(200):
+        state, m = step(state, shard_batch(x, mesh), jax.random.key(2))
+        losses.append(float(m["loss"]))
+    assert np.all(np.isfinite(losses)), losses
+    assert np.mean(losses[-5:]) < 0.25 * np.mean(losses[:5]), losses[::10]
+
+    for bad, micro, word in ((6, 2, "microbatches"), (16, 0, "microbatches")):
+        try:
+            make_data_parallel_step(mse, mesh, microbatches=micro)(
+                replicate(create_state(params, optax.adam(1e-1)), mesh),
+                shard_batch({"x": batch["x"][:bad], "y": batch["y"][:bad]}, mesh),
+                jax.random.key(0))
+        except InputError as e:
+            assert word in str(e), e
+        else:
+            raise AssertionError(f"batch {bad} with {micro} microbatches must be refused")
+    print("OK")
+""")
+
+
+def test_data_parallel_step_over_2_devices_matches_one_device_and_learns():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", DATA_PARALLEL], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("OK")

@@ -8,7 +8,13 @@ from jtsgen.train.ensemble import (
 )
 from jtsgen.train.loop import FitResult, TrainingDiverged, fit
 from jtsgen.train.packed import PackedLayout, make_packed_train_step
-from jtsgen.train.parallel import data_mesh, make_sharded_train_step, replicate, shard_batch
+from jtsgen.train.parallel import (
+    data_mesh,
+    make_data_parallel_step,
+    make_sharded_train_step,
+    replicate,
+    shard_batch,
+)
 from jtsgen.train.step import (
     adam,
     create_state,
@@ -33,6 +39,7 @@ __all__ = [
     "make_fused_fn",
     "make_fused_steps",
     "make_packed_train_step",
+    "make_data_parallel_step",
     "make_sharded_train_step",
     "make_step_fn",
     "make_train_step",

@@ -1,11 +1,20 @@
 """Data parallelism over all local devices with ``jax.sharding``.
 
 The batch is split along its leading axis over a 1-D mesh axis ``"data"``; the
-training state is replicated. Under ``jit`` with these shardings XLA inserts the
-gradient all-reduce itself, so the step is the same pure function as on one
-device and gives the same loss. Multi-host: call ``jax.distributed.initialize()``
-first; ``jax.devices()`` then spans all hosts and the same code applies (each host
-feeds its addressable shard, see ``benchmarks/SCALING.md``).
+training state is replicated. Two steps:
+
+* :func:`make_sharded_train_step` — ``jit`` with these shardings; XLA (GSPMD)
+  partitions the one-device step and inserts the gradient all-reduce itself, so
+  it is the same pure function as on one device and gives the same loss.
+* :func:`make_data_parallel_step` — ``shard_map``: each device runs the loss on
+  its own rows (optionally in microbatches, accumulating gradients) with its own
+  noise key, and one all-reduce of the flattened gradients follows. On a CPU
+  split into one device per core it is the faster of the two (the LSTM-VAE step
+  at batch 256 on 2 cores: see ``benchmarks.train_step``).
+
+Multi-host: call ``jax.distributed.initialize()`` first; ``jax.devices()`` then
+spans all hosts and the same code applies (each host feeds its addressable
+shard, see ``benchmarks/SCALING.md``).
 """
 
 from __future__ import annotations
@@ -13,7 +22,11 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
+from flax.training.train_state import TrainState
+from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jtsgen.errors import InputError
@@ -52,3 +65,62 @@ def make_sharded_train_step(loss_fn: LossFn, mesh: Mesh, *, donate: bool = True)
         out_shardings=(repl, repl),
         donate_argnums=(0,) if donate else (),
     )
+
+
+def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 1,
+                            donate: bool = True):
+    """Jitted data-parallel ``(state, batch, key) -> (state, metrics)`` written per device.
+
+    ``state`` replicated on ``mesh`` (:func:`replicate`), ``batch`` split over
+    ``"data"`` (:func:`shard_batch`); every batch leaf's leading size must divide
+    by ``devices * microbatches``. Each device splits its rows into
+    ``microbatches`` equal chunks and accumulates the gradients of ``loss_fn``
+    over them in a ``lax.scan`` (a smaller working set per chunk: on a 2-core
+    CPU two devices at 128 rows slow each other down, at 32-64 rows they do
+    not); then one ``pmean`` of the gradients flattened into a single vector
+    and the same optimiser update on every device.
+
+    Randomness: chunk ``i`` on device ``d`` draws with
+    ``fold_in(fold_in(fold_in(key, state.step), d), i)``, so noise differs from
+    the one-device step's (same distribution); for a loss that ignores its key
+    the update equals the one-device step's on the same global batch up to
+    float summation order. Metrics: ``loss`` and every aux value are means over
+    all chunks of all devices, ``grad_norm`` is the norm of the averaged
+    gradient — as in :func:`jtsgen.train.make_train_step` when each chunk's loss
+    is a mean over its rows.
+    """
+    if microbatches < 1:
+        raise InputError("microbatches", f"must be >= 1, got {microbatches}")
+    axis = "data"
+    n_dev = mesh.shape[axis]
+
+    def local(state: TrainState, batch: Any, key: jax.Array):
+        for leaf in jax.tree.leaves(batch):
+            if leaf.shape[0] % microbatches:
+                raise InputError("batch", f"leading size {leaf.shape[0] * n_dev} is not "
+                                 f"divisible by {n_dev} devices x {microbatches} microbatches")
+        key = jax.random.fold_in(jax.random.fold_in(key, state.step), jax.lax.axis_index(axis))
+        chunks = jax.tree.map(
+            lambda a: a.reshape(microbatches, a.shape[0] // microbatches, *a.shape[1:]), batch)
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+        def accumulate(total, chunk_and_index):
+            chunk, i = chunk_and_index
+            (loss, aux), grads = grad_fn(state.params, chunk, jax.random.fold_in(key, i))
+            return jax.tree.map(jnp.add, total, ({"loss": loss, **aux}, grads)), None
+
+        (loss0, aux0), _ = jax.eval_shape(grad_fn, state.params,
+                                          jax.tree.map(lambda a: a[0], chunks), key)
+        zero = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                            ({"loss": loss0, **aux0}, state.params))
+        (metrics, grads), _ = jax.lax.scan(accumulate, zero,
+                                           (chunks, jnp.arange(microbatches)))
+        flat, unravel = ravel_pytree((metrics, grads))
+        metrics, grads = unravel(jax.lax.pmean(flat, axis) / microbatches)
+        state = state.apply_gradients(grads=grads)
+        return state, {**metrics, "grad_norm": optax.global_norm(grads)}
+
+    step = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec(axis),
+                                                     PartitionSpec()),
+                         out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False)
+    return jax.jit(step, donate_argnums=(0,) if donate else ())
