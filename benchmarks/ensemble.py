@@ -45,7 +45,7 @@ import optax
 from jax.sharding import Mesh
 
 from benchmarks import harness
-from benchmarks.train_step import print_summary, usable_cores
+from benchmarks.train_step import emulate_cpu_devices, print_summary
 from jtsgen.data.sines import make_sines
 from jtsgen.models import lstm_vae
 from jtsgen.runtime import reexec_with_host_tunables
@@ -159,14 +159,6 @@ def time_modes(p: Profile, modes: list[dict], replicas: int) -> list[dict]:
             row["speedup"], row["speedup_spread"] = paired["ratio"], paired["spread"]
         rows.append(row)
     return rows
-
-
-def emulate_cpu_devices() -> None:
-    """Asks XLA for one CPU device per usable core, unless ``XLA_FLAGS`` sets a count."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        count = f"--xla_force_host_platform_device_count={usable_cores()}"
-        os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()
 
 
 def _row(mode, replicas, p, res, compile_s):

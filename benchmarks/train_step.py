@@ -11,8 +11,12 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
   same step on a state packed into one buffer per dtype
   (:func:`jtsgen.train.make_packed_train_step`; the single-call speed-up uses
   the faster of the two), the same step with ``k`` steps fused in one ``lax.scan``
-  (:func:`jtsgen.train.make_fused_steps`, time per step), and the seed's PyTorch
-  step (:mod:`benchmarks.reference.lstm_vae`);
+  (:func:`jtsgen.train.make_fused_steps`, time per step), at batch 256 the step
+  split over all CPU devices with 1, 2 and 4 microbatches per device
+  (:func:`jtsgen.train.make_data_parallel_step`; the command line asks XLA for
+  one CPU device per core, as ``benchmarks.ensemble`` does, so the step can use
+  both cores as torch's threads do), and the seed's PyTorch step
+  (:mod:`benchmarks.reference.lstm_vae`);
 * C-GATS stage 2 (frozen encoder, decoder trained; batch 64, length 240) with the
   encoder run on every batch (the reference's work) and on the posterior that
   ``CGATS.fit`` computes once before stage 2 (``work="cached posterior"``: less
@@ -33,7 +37,12 @@ the ratio. Without torch (or with ``JTSGEN_BENCH_NO_TORCH=1``) reference rows
 read "skipped: torch not installed" and speed-ups are null. The FLOP-utilisation
 line is derived in :mod:`benchmarks.flops`.
 
+``speedup_batch256`` is the faster of ``speedup_one_device_batch256`` (best
+one-device single-call row) and ``speedup_data_parallel_batch256`` (best
+data-parallel row; null on one device).
+
 Summary names written: ``speedup_seed_config``, ``speedup_batch256``,
+``speedup_one_device_batch256``, ``speedup_data_parallel_batch256``,
 ``speedup_fused_seed_config``, ``speedup_packed_seed_config``,
 ``speedup_packed_batch256``, ``speedup_cgats_stage2``, ``speedup_cgats_stage2_cached``,
 ``speedup_rcgan_critic``,
@@ -61,10 +70,14 @@ from jtsgen.runtime import reexec_with_host_tunables
 from jtsgen.train import (
     PackedLayout,
     create_state,
+    data_mesh,
+    make_data_parallel_step,
     make_fused_steps,
     make_packed_train_step,
     make_train_step,
+    replicate,
     sample_rows,
+    shard_batch,
 )
 
 SKIPPED = "skipped: torch not installed"
@@ -86,6 +99,16 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def emulate_cpu_devices() -> None:
+    """Asks XLA for one CPU device per usable core, unless ``XLA_FLAGS`` sets a count.
+
+    Only the CPU backend reads the flag; call it before JAX starts."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = f"--xla_force_host_platform_device_count={usable_cores()}"
+        os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()
+
+
 @dataclasses.dataclass(frozen=True)
 class Profile:
     vae_seq_len: int
@@ -99,6 +122,8 @@ class Profile:
     gen_unrolls: tuple[int, ...]
     flops_short: tuple[int, int]
     interleave: dict  # keyword arguments of harness.time_interleaved
+    # microbatches per device of the data-parallel rows (large batch, > 1 device)
+    data_parallel_microbatches: tuple[int, ...] = (1, 2, 4)
 
 
 PROFILES = {
@@ -231,6 +256,8 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
         fresh_state(cfg), (x, key))
     variants.append({"variant": f"{p.fused_k} steps fused in one scan, unroll={cfg.unroll}",
                      "run": run, "per_call": p.fused_k, "compile_s": compile_s})
+    if batch != p.batches[0]:
+        variants += data_parallel_variants(p, cfg, lambda: fresh_state(cfg), x, key)
     make_torch = None
     if use_torch:
         from benchmarks.reference.lstm_vae import make_lstm_vae_step
@@ -241,12 +268,42 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
     n_unroll = len(p.unrolls)
     best = min(rows[:n_unroll], key=lambda r: r["ms_per_step"])
     packed_row, fused_row = rows[n_unroll], rows[n_unroll + 1]
-    single = min(best, packed_row, key=lambda r: r["ms_per_step"])  # one step per call
+    single = min(best, packed_row, key=lambda r: r["ms_per_step"])  # one step, one device
+    parallel = [r for r in rows if r["impl"] == "jax" and r.get("devices", 1) > 1]
+    best_parallel = min(parallel, key=lambda r: r["ms_per_step"]) if parallel else None
     _keep_best_speedup(rows[:n_unroll])
+    if parallel:
+        _keep_best_speedup(parallel)
     facts = {"best_unroll": best["unroll"], "best_ms": single["ms_per_step"],
              "speedup": single["speedup"], "speedup_fused": fused_row["speedup"],
-             "speedup_packed": packed_row["speedup"], "cfg": config(best["unroll"])}
+             "speedup_packed": packed_row["speedup"], "cfg": config(best["unroll"]),
+             "speedup_data_parallel": best_parallel and best_parallel["speedup"]}
     return rows, facts
+
+
+def data_parallel_variants(p: Profile, cfg: lstm_vae.LSTMVAEConfig,
+                           make_state: Callable[[], Any], x: jax.Array,
+                           key: jax.Array) -> list[dict]:
+    """The step split over all devices (:func:`jtsgen.train.make_data_parallel_step`), one
+    variant per microbatch count that divides the batch (each with its own state, as
+    steps donate it); none on a single device."""
+    n_dev = jax.device_count()
+    if n_dev == 1:
+        return []
+    mesh = data_mesh()
+    x = shard_batch(x, mesh)
+    variants = []
+    for micro in p.data_parallel_microbatches:
+        if x.shape[0] % (n_dev * micro):
+            continue
+        run, compile_s = compile_jax(
+            make_data_parallel_step(lstm_vae.make_loss_fn(cfg), mesh, microbatches=micro),
+            replicate(make_state(), mesh), (x, key))
+        variants.append({"variant": f"data parallel over {n_dev} CPU devices, {micro} "
+                         f"microbatch(es) of {x.shape[0] // n_dev // micro} rows per device, "
+                         f"unroll={cfg.unroll}", "run": run, "per_call": 1,
+                         "compile_s": compile_s, "devices": n_dev, "microbatches": micro})
+    return variants
 
 
 def _sines(batch: int, seq_len: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -353,6 +410,12 @@ def print_summary(summary: dict) -> None:
         print(f"  {name} = {text}")
 
 
+def best_of(*values: float | None) -> float | None:
+    """The largest of the values that are not None (None when all are)."""
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
 def best_speedup(rows: list[dict]) -> float | None:
     values = [r["speedup"] for r in rows if r.get("speedup") is not None]
     return max(values) if values else None
@@ -363,7 +426,9 @@ def main(argv: list[str] | None = None) -> dict:
     p = PROFILES[args.profile]
     use_torch = torch_enabled()
     rows = []
-    summary: dict[str, Any] = {"speedup_batch256": None, "best_unroll_batch256": None,
+    summary: dict[str, Any] = {"speedup_batch256": None, "speedup_one_device_batch256": None,
+                               "speedup_data_parallel_batch256": None,
+                               "best_unroll_batch256": None,
                                "speedup_packed_batch256": None}
     for label, batch in zip(("seed_config", "batch256"), p.batches, strict=False):
         r, facts = lstm_vae_rows(p, batch, use_torch)
@@ -371,6 +436,10 @@ def main(argv: list[str] | None = None) -> dict:
         summary[f"speedup_{label}"] = facts["speedup"]
         summary[f"best_unroll_{label}"] = facts["best_unroll"]
         summary[f"speedup_packed_{label}"] = facts["speedup_packed"]
+        if label == "batch256":
+            summary["speedup_one_device_batch256"] = facts["speedup"]
+            summary["speedup_data_parallel_batch256"] = facts["speedup_data_parallel"]
+            summary["speedup_batch256"] = best_of(facts["speedup"], facts["speedup_data_parallel"])
         if label == "seed_config":
             summary["speedup_fused_seed_config"] = facts["speedup_fused"]
             seed_facts = facts
@@ -397,6 +466,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = {"profile": args.profile, "sizes": dataclasses.asdict(p),
               "torch": "enabled" if use_torch else SKIPPED,
               "torch_threads": f"set_num_threads({usable_cores()}) and 1; speed-ups use the faster",
+              "devices": [str(d) for d in jax.devices()],
               "peak": peak, "model_flops": fl, "lstm_vae_best_config": seed_facts["cfg"],
               "load_average": os.getloadavg()}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
@@ -405,5 +475,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    emulate_cpu_devices()
     reexec_with_host_tunables()
     main(sys.argv[1:])
