@@ -13,7 +13,8 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
   the faster of the two), the same step with ``k`` steps fused in one ``lax.scan``
   (:func:`jtsgen.train.make_fused_steps`, time per step), at batch 256 the step
   split over all CPU devices with 1, 2 and 4 microbatches per device
-  (:func:`jtsgen.train.make_data_parallel_step`; the command line asks XLA for
+  (:func:`jtsgen.train.make_data_parallel_step`) and ``k`` such steps fused
+  (:func:`jtsgen.train.make_data_parallel_fused_steps`; the command line asks XLA for
   one CPU device per core, as ``benchmarks.ensemble`` does, so the step can use
   both cores as torch's threads do), and the seed's PyTorch step
   (:mod:`benchmarks.reference.lstm_vae`);
@@ -43,6 +44,7 @@ data-parallel row; null on one device).
 
 Summary names written: ``speedup_seed_config``, ``speedup_batch256``,
 ``speedup_one_device_batch256``, ``speedup_data_parallel_batch256``,
+``speedup_fused_data_parallel_batch256``,
 ``speedup_fused_seed_config``, ``speedup_packed_seed_config``,
 ``speedup_packed_batch256``, ``speedup_cgats_stage2``, ``speedup_cgats_stage2_cached``,
 ``speedup_rcgan_critic``,
@@ -71,6 +73,7 @@ from jtsgen.train import (
     PackedLayout,
     create_state,
     data_mesh,
+    make_data_parallel_fused_steps,
     make_data_parallel_step,
     make_fused_steps,
     make_packed_train_step,
@@ -269,15 +272,18 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
     best = min(rows[:n_unroll], key=lambda r: r["ms_per_step"])
     packed_row, fused_row = rows[n_unroll], rows[n_unroll + 1]
     single = min(best, packed_row, key=lambda r: r["ms_per_step"])  # one step, one device
-    parallel = [r for r in rows if r["impl"] == "jax" and r.get("devices", 1) > 1]
+    parallel = [r for r in rows if r["impl"] == "jax" and r.get("steps_per_call") == 1]
     best_parallel = min(parallel, key=lambda r: r["ms_per_step"]) if parallel else None
+    fused_parallel = [r for r in rows if r["impl"] == "jax" and r.get("steps_per_call", 1) > 1]
     _keep_best_speedup(rows[:n_unroll])
     if parallel:
         _keep_best_speedup(parallel)
     facts = {"best_unroll": best["unroll"], "best_ms": single["ms_per_step"],
              "speedup": single["speedup"], "speedup_fused": fused_row["speedup"],
              "speedup_packed": packed_row["speedup"], "cfg": config(best["unroll"]),
-             "speedup_data_parallel": best_parallel and best_parallel["speedup"]}
+             "speedup_data_parallel": best_parallel and best_parallel["speedup"],
+             "speedup_fused_data_parallel": fused_parallel[0]["speedup"] if fused_parallel
+             else None}
     return rows, facts
 
 
@@ -302,7 +308,19 @@ def data_parallel_variants(p: Profile, cfg: lstm_vae.LSTMVAEConfig,
         variants.append({"variant": f"data parallel over {n_dev} CPU devices, {micro} "
                          f"microbatch(es) of {x.shape[0] // n_dev // micro} rows per device, "
                          f"unroll={cfg.unroll}", "run": run, "per_call": 1,
-                         "compile_s": compile_s, "devices": n_dev, "microbatches": micro})
+                         "compile_s": compile_s, "devices": n_dev, "microbatches": micro,
+                         "steps_per_call": 1})
+    micro = p.data_parallel_microbatches[min(1, len(p.data_parallel_microbatches) - 1)]
+    rows = x.shape[0] // n_dev
+    if rows % micro == 0:
+        run, compile_s = compile_jax(
+            make_data_parallel_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(rows),
+                                           p.fused_k, mesh, microbatches=micro),
+            replicate(make_state(), mesh), (x, key))
+        variants.append({"variant": f"{p.fused_k} data-parallel steps fused in one scan, "
+                         f"{micro} microbatch(es) per device, unroll={cfg.unroll}",
+                         "run": run, "per_call": p.fused_k, "compile_s": compile_s,
+                         "devices": n_dev, "microbatches": micro, "steps_per_call": p.fused_k})
     return variants
 
 
@@ -428,6 +446,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     summary: dict[str, Any] = {"speedup_batch256": None, "speedup_one_device_batch256": None,
                                "speedup_data_parallel_batch256": None,
+                               "speedup_fused_data_parallel_batch256": None,
                                "best_unroll_batch256": None,
                                "speedup_packed_batch256": None}
     for label, batch in zip(("seed_config", "batch256"), p.batches, strict=False):
@@ -439,6 +458,7 @@ def main(argv: list[str] | None = None) -> dict:
         if label == "batch256":
             summary["speedup_one_device_batch256"] = facts["speedup"]
             summary["speedup_data_parallel_batch256"] = facts["speedup_data_parallel"]
+            summary["speedup_fused_data_parallel_batch256"] = facts["speedup_fused_data_parallel"]
             summary["speedup_batch256"] = best_of(facts["speedup"], facts["speedup_data_parallel"])
         if label == "seed_config":
             summary["speedup_fused_seed_config"] = facts["speedup_fused"]

@@ -202,8 +202,9 @@ DATA_PARALLEL = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np, optax
     from jtsgen.errors import InputError
     from jtsgen.models import lstm_vae
-    from jtsgen.train import (create_state, data_mesh, make_data_parallel_step,
-                              make_train_step, replicate, shard_batch)
+    from jtsgen.train import (create_state, data_mesh, make_data_parallel_fused_steps,
+                              make_data_parallel_step, make_train_step, replicate,
+                              sample_rows, shard_batch)
     assert jax.device_count() == 2, jax.devices()
     mesh = data_mesh()
 
@@ -229,6 +230,16 @@ DATA_PARALLEL = textwrap.dedent("""
         for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s2.params)):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
         assert int(s2.step) == 3
+        # Fused: 3 steps in one call, each device "sampling" its whole shard.
+        whole_shard = lambda key, data: data
+        fused = make_data_parallel_fused_steps(mse, whole_shard, 3, mesh, microbatches=micro,
+                                               donate=False)
+        s3, m3 = fused(replicate(create_state(params, optax.adam(1e-1)), mesh),
+                       shard_batch(batch, mesh), jax.random.key(0))
+        assert m3["loss"].shape == (3,) and int(s3.step) == 3
+        np.testing.assert_allclose(float(m3["loss"][-1]), float(m1["loss"]), rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s3.params)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
     # A loss that draws noise (the LSTM-VAE) learns with microbatches on both devices.
     cfg = lstm_vae.LSTMVAEConfig(seq_len=16, hidden=8, latent=2, unroll=1)
@@ -242,6 +253,16 @@ DATA_PARALLEL = textwrap.dedent("""
         state, m = step(state, shard_batch(x, mesh), jax.random.key(2))
         losses.append(float(m["loss"]))
     assert np.all(np.isfinite(losses)), losses
+    assert np.mean(losses[-5:]) < 0.25 * np.mean(losses[:5]), losses[::10]
+    state = replicate(create_state(lstm_vae.init_params(jax.random.key(1), cfg),
+                                   optax.adam(2e-2)), mesh)
+    fused = make_data_parallel_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(8), 50,
+                                           mesh, microbatches=2)
+    losses = []
+    for i in range(4):
+        state, m = fused(state, shard_batch(x, mesh), jax.random.key(3))
+        losses += [float(v) for v in m["loss"]]
+    assert int(state.step) == 200 and np.all(np.isfinite(losses)), losses
     assert np.mean(losses[-5:]) < 0.25 * np.mean(losses[:5]), losses[::10]
 
     for bad, micro, word in ((6, 2, "microbatches"), (16, 0, "microbatches")):
@@ -258,7 +279,7 @@ DATA_PARALLEL = textwrap.dedent("""
 """)
 
 
-def test_data_parallel_step_over_2_devices_matches_one_device_and_learns():
+def test_data_parallel_steps_over_2_devices_match_one_device_and_learn():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", DATA_PARALLEL], env=env,

@@ -10,6 +10,7 @@ from jtsgen.train.loop import FitResult, TrainingDiverged, fit
 from jtsgen.train.packed import PackedLayout, make_packed_train_step
 from jtsgen.train.parallel import (
     data_mesh,
+    make_data_parallel_fused_steps,
     make_data_parallel_step,
     make_sharded_train_step,
     replicate,
@@ -39,6 +40,7 @@ __all__ = [
     "make_fused_fn",
     "make_fused_steps",
     "make_packed_train_step",
+    "make_data_parallel_fused_steps",
     "make_data_parallel_step",
     "make_sharded_train_step",
     "make_step_fn",

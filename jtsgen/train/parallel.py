@@ -30,7 +30,7 @@ from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jtsgen.errors import InputError
-from jtsgen.train.step import LossFn, make_step_fn
+from jtsgen.train.step import LossFn, Sampler, make_step_fn
 
 
 def data_mesh(devices: list | None = None) -> Mesh:
@@ -67,6 +67,41 @@ def make_sharded_train_step(loss_fn: LossFn, mesh: Mesh, *, donate: bool = True)
     )
 
 
+def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
+    """One device's part of a data-parallel step, for use inside ``shard_map`` over ``axis``:
+    ``(state, local_batch, key) -> (state, metrics)`` (see :func:`make_data_parallel_step`)."""
+    if microbatches < 1:
+        raise InputError("microbatches", f"must be >= 1, got {microbatches}")
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def step(state: TrainState, batch: Any, key: jax.Array):
+        for leaf in jax.tree.leaves(batch):
+            if leaf.shape[0] % microbatches:
+                raise InputError("batch", f"leading size {leaf.shape[0] * n_dev} is not "
+                                 f"divisible by {n_dev} devices x {microbatches} microbatches")
+        key = jax.random.fold_in(jax.random.fold_in(key, state.step), jax.lax.axis_index(axis))
+        chunks = jax.tree.map(
+            lambda a: a.reshape(microbatches, a.shape[0] // microbatches, *a.shape[1:]), batch)
+
+        def accumulate(total, chunk_and_index):
+            chunk, i = chunk_and_index
+            (loss, aux), grads = grad_fn(state.params, chunk, jax.random.fold_in(key, i))
+            return jax.tree.map(jnp.add, total, ({"loss": loss, **aux}, grads)), None
+
+        (loss0, aux0), _ = jax.eval_shape(grad_fn, state.params,
+                                          jax.tree.map(lambda a: a[0], chunks), key)
+        zero = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                            ({"loss": loss0, **aux0}, state.params))
+        (metrics, grads), _ = jax.lax.scan(accumulate, zero,
+                                           (chunks, jnp.arange(microbatches)))
+        flat, unravel = ravel_pytree((metrics, grads))
+        metrics, grads = unravel(jax.lax.pmean(flat, axis) / microbatches)
+        state = state.apply_gradients(grads=grads)
+        return state, {**metrics, "grad_norm": optax.global_norm(grads)}
+
+    return step
+
+
 def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 1,
                             donate: bool = True):
     """Jitted data-parallel ``(state, batch, key) -> (state, metrics)`` written per device.
@@ -89,38 +124,39 @@ def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 
     gradient — as in :func:`jtsgen.train.make_train_step` when each chunk's loss
     is a mean over its rows.
     """
-    if microbatches < 1:
-        raise InputError("microbatches", f"must be >= 1, got {microbatches}")
-    axis = "data"
-    n_dev = mesh.shape[axis]
-
-    def local(state: TrainState, batch: Any, key: jax.Array):
-        for leaf in jax.tree.leaves(batch):
-            if leaf.shape[0] % microbatches:
-                raise InputError("batch", f"leading size {leaf.shape[0] * n_dev} is not "
-                                 f"divisible by {n_dev} devices x {microbatches} microbatches")
-        key = jax.random.fold_in(jax.random.fold_in(key, state.step), jax.lax.axis_index(axis))
-        chunks = jax.tree.map(
-            lambda a: a.reshape(microbatches, a.shape[0] // microbatches, *a.shape[1:]), batch)
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-        def accumulate(total, chunk_and_index):
-            chunk, i = chunk_and_index
-            (loss, aux), grads = grad_fn(state.params, chunk, jax.random.fold_in(key, i))
-            return jax.tree.map(jnp.add, total, ({"loss": loss, **aux}, grads)), None
-
-        (loss0, aux0), _ = jax.eval_shape(grad_fn, state.params,
-                                          jax.tree.map(lambda a: a[0], chunks), key)
-        zero = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
-                            ({"loss": loss0, **aux0}, state.params))
-        (metrics, grads), _ = jax.lax.scan(accumulate, zero,
-                                           (chunks, jnp.arange(microbatches)))
-        flat, unravel = ravel_pytree((metrics, grads))
-        metrics, grads = unravel(jax.lax.pmean(flat, axis) / microbatches)
-        state = state.apply_gradients(grads=grads)
-        return state, {**metrics, "grad_norm": optax.global_norm(grads)}
-
-    step = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec(axis),
+    local = _per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
+    step = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("data"),
                                                      PartitionSpec()),
                          out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False)
     return jax.jit(step, donate_argnums=(0,) if donate else ())
+
+
+def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps: int,
+                                   mesh: Mesh, *, microbatches: int = 1, donate: bool = True):
+    """Jitted ``(state, data, key) -> (state, metrics_k)``: ``num_steps`` data-parallel steps
+    in one ``lax.scan`` per device (:func:`jtsgen.train.make_fused_fn` split over ``mesh``).
+
+    ``data`` is split over ``"data"`` (:func:`shard_batch`) and stays there; at
+    every step each device draws its own batch from its own shard with
+    ``sampler`` (so the global batch is ``devices x`` the sampler's rows), with
+    the batch key folded with the step counter and the device index, then runs
+    the step of :func:`make_data_parallel_step`. ``metrics_k`` leaves have
+    leading dim ``num_steps``.
+    """
+    n_dev = mesh.shape["data"]
+    step = _per_device_step(loss_fn, microbatches, n_dev, "data")
+
+    def fused(state: TrainState, data: Any, key: jax.Array):
+        batch_key, step_key = jax.random.split(key)
+        batch_key = jax.random.fold_in(batch_key, jax.lax.axis_index("data"))
+
+        def body(state, _):
+            batch = sampler(jax.random.fold_in(batch_key, state.step), data)
+            return step(state, batch, step_key)
+
+        return jax.lax.scan(body, state, None, length=num_steps)
+
+    fused_sharded = jax.shard_map(
+        fused, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("data"), PartitionSpec()),
+        out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False)
+    return jax.jit(fused_sharded, donate_argnums=(0,) if donate else ())
