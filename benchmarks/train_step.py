@@ -11,8 +11,8 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
   same step on a state packed into one buffer per dtype
   (:func:`jtsgen.train.make_packed_train_step`; the single-call speed-up uses
   the faster of the two), the same step with ``k`` steps fused in one ``lax.scan``
-  (:func:`jtsgen.train.make_fused_steps`, time per step), at batch 256 the step
-  split over all CPU devices with 1, 2 and 4 microbatches per device
+  (:func:`jtsgen.train.make_fused_steps`, time per step), the step split over
+  all CPU devices (at batch 256 with 1, 2 and 4 microbatches per device)
   (:func:`jtsgen.train.make_data_parallel_step`) and ``k`` such steps fused
   (:func:`jtsgen.train.make_data_parallel_fused_steps`; the command line asks XLA for
   one CPU device per core, as ``benchmarks.ensemble`` does, so the step can use
@@ -38,13 +38,16 @@ the ratio. Without torch (or with ``JTSGEN_BENCH_NO_TORCH=1``) reference rows
 read "skipped: torch not installed" and speed-ups are null. The FLOP-utilisation
 line is derived in :mod:`benchmarks.flops`.
 
-``speedup_batch256`` is the faster of ``speedup_one_device_batch256`` (best
-one-device single-call row) and ``speedup_data_parallel_batch256`` (best
-data-parallel row; null on one device).
+For ``X`` in ``seed_config`` and ``batch256``: ``speedup_X`` is the faster of
+``speedup_one_device_X`` (best one-device single-call row) and
+``speedup_data_parallel_X`` (best single-call data-parallel row; null on one
+device); ``speedup_fused_seed_config`` is the faster of
+``speedup_fused_one_device_seed_config`` and
+``speedup_fused_data_parallel_seed_config``.
 
 Summary names written: ``speedup_seed_config``, ``speedup_batch256``,
-``speedup_one_device_batch256``, ``speedup_data_parallel_batch256``,
-``speedup_fused_data_parallel_batch256``,
+``speedup_one_device_X``, ``speedup_data_parallel_X``,
+``speedup_fused_data_parallel_X``, ``speedup_fused_one_device_seed_config``,
 ``speedup_fused_seed_config``, ``speedup_packed_seed_config``,
 ``speedup_packed_batch256``, ``speedup_cgats_stage2``, ``speedup_cgats_stage2_cached``,
 ``speedup_rcgan_critic``,
@@ -259,8 +262,11 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
         fresh_state(cfg), (x, key))
     variants.append({"variant": f"{p.fused_k} steps fused in one scan, unroll={cfg.unroll}",
                      "run": run, "per_call": p.fused_k, "compile_s": compile_s})
-    if batch != p.batches[0]:
-        variants += data_parallel_variants(p, cfg, lambda: fresh_state(cfg), x, key)
+    seed_config = batch == p.batches[0]
+    variants += data_parallel_variants(
+        p, cfg, lambda: fresh_state(cfg), x, key,
+        micro_counts=(1,) if seed_config else p.data_parallel_microbatches,
+        fused_micro=1 if seed_config else 2)
     make_torch = None
     if use_torch:
         from benchmarks.reference.lstm_vae import make_lstm_vae_step
@@ -288,10 +294,11 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
 
 
 def data_parallel_variants(p: Profile, cfg: lstm_vae.LSTMVAEConfig,
-                           make_state: Callable[[], Any], x: jax.Array,
-                           key: jax.Array) -> list[dict]:
+                           make_state: Callable[[], Any], x: jax.Array, key: jax.Array, *,
+                           micro_counts: tuple[int, ...], fused_micro: int) -> list[dict]:
     """The step split over all devices (:func:`jtsgen.train.make_data_parallel_step`), one
-    variant per microbatch count that divides the batch (each with its own state, as
+    variant per count in ``micro_counts`` that divides the batch, then ``p.fused_k`` such
+    steps fused with ``fused_micro`` microbatches (each variant with its own state, as
     steps donate it); none on a single device."""
     n_dev = jax.device_count()
     if n_dev == 1:
@@ -299,7 +306,7 @@ def data_parallel_variants(p: Profile, cfg: lstm_vae.LSTMVAEConfig,
     mesh = data_mesh()
     x = shard_batch(x, mesh)
     variants = []
-    for micro in p.data_parallel_microbatches:
+    for micro in micro_counts:
         if x.shape[0] % (n_dev * micro):
             continue
         run, compile_s = compile_jax(
@@ -310,7 +317,7 @@ def data_parallel_variants(p: Profile, cfg: lstm_vae.LSTMVAEConfig,
                          f"unroll={cfg.unroll}", "run": run, "per_call": 1,
                          "compile_s": compile_s, "devices": n_dev, "microbatches": micro,
                          "steps_per_call": 1})
-    micro = p.data_parallel_microbatches[min(1, len(p.data_parallel_microbatches) - 1)]
+    micro = fused_micro
     rows = x.shape[0] // n_dev
     if rows % micro == 0:
         run, compile_s = compile_jax(
@@ -455,13 +462,14 @@ def main(argv: list[str] | None = None) -> dict:
         summary[f"speedup_{label}"] = facts["speedup"]
         summary[f"best_unroll_{label}"] = facts["best_unroll"]
         summary[f"speedup_packed_{label}"] = facts["speedup_packed"]
-        if label == "batch256":
-            summary["speedup_one_device_batch256"] = facts["speedup"]
-            summary["speedup_data_parallel_batch256"] = facts["speedup_data_parallel"]
-            summary["speedup_fused_data_parallel_batch256"] = facts["speedup_fused_data_parallel"]
-            summary["speedup_batch256"] = best_of(facts["speedup"], facts["speedup_data_parallel"])
+        summary[f"speedup_one_device_{label}"] = facts["speedup"]
+        summary[f"speedup_data_parallel_{label}"] = facts["speedup_data_parallel"]
+        summary[f"speedup_fused_data_parallel_{label}"] = facts["speedup_fused_data_parallel"]
+        summary[f"speedup_{label}"] = best_of(facts["speedup"], facts["speedup_data_parallel"])
         if label == "seed_config":
-            summary["speedup_fused_seed_config"] = facts["speedup_fused"]
+            summary["speedup_fused_one_device_seed_config"] = facts["speedup_fused"]
+            summary["speedup_fused_seed_config"] = best_of(
+                facts["speedup_fused"], facts["speedup_fused_data_parallel"])
             seed_facts = facts
     r = cgats_rows(p, use_torch)
     rows += r

@@ -211,3 +211,28 @@ def test_ensemble_command_line_splits_replicas_over_emulated_cores(tmp_path):
     sharded = [r for r in report["rows"] if r["mode"] == "sharded over 2 devices"]
     assert [(r["replicas"], r["padded_to"]) for r in sharded] == [(2, 2)]
     assert report["summary"]["ensemble_speedup_k2_sharded"] == sharded[0]["speedup"] > 0
+
+
+DATA_PARALLEL_ROWS = """
+import dataclasses, jax
+from benchmarks import train_step
+assert jax.device_count() == 2
+p = dataclasses.replace(train_step.PROFILES["tiny"], batches=(4, 8))
+for batch, counts in ((4, [1]), (8, [1, 2, 4])):
+    rows, facts = train_step.lstm_vae_rows(p, batch, use_torch=False)
+    split = [r for r in rows if r.get("devices") == 2]
+    assert [r["microbatches"] for r in split if r["steps_per_call"] == 1] == counts, split
+    assert [r["steps_per_call"] for r in split][-1] == p.fused_k, split
+    assert all(r["ms_per_step"] > 0 and r["speedup"] is None for r in split)
+    assert facts["speedup_data_parallel"] is None
+print("OK")
+"""
+
+
+def test_train_step_times_the_step_split_over_two_emulated_cores():
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(JTSGEN_BENCH_NO_TORCH="1", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    proc = subprocess.run([sys.executable, "-c", DATA_PARALLEL_ROWS], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("OK")
