@@ -146,13 +146,19 @@ SHARDED = textwrap.dedent("""
 """)
 
 
-def test_sharded_step_over_8_devices_matches_one_device():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+def run_on_cpu_devices(script: str, devices: int) -> None:
+    """Runs ``script`` in a fresh interpreter with ``devices`` emulated CPU devices (the flag
+    is read when JAX starts) and requires it to exit cleanly after printing ``OK``."""
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
                JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("OK")
+
+
+def test_sharded_step_over_8_devices_matches_one_device():
+    run_on_cpu_devices(SHARDED, 8)
 
 
 SHARDED_ENSEMBLE = textwrap.dedent("""
@@ -190,12 +196,7 @@ SHARDED_ENSEMBLE = textwrap.dedent("""
 
 
 def test_ensemble_split_over_2_devices_matches_one_device():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", SHARDED_ENSEMBLE], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.startswith("OK")
+    run_on_cpu_devices(SHARDED_ENSEMBLE, 2)
 
 
 DATA_PARALLEL = textwrap.dedent("""
@@ -280,9 +281,4 @@ DATA_PARALLEL = textwrap.dedent("""
 
 
 def test_data_parallel_steps_over_2_devices_match_one_device_and_learn():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", DATA_PARALLEL], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.startswith("OK")
+    run_on_cpu_devices(DATA_PARALLEL, 2)
