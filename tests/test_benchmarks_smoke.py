@@ -214,17 +214,23 @@ def test_ensemble_command_line_splits_replicas_over_emulated_cores(tmp_path):
 
 
 DATA_PARALLEL_ROWS = """
-import dataclasses, jax
+import jax
 from benchmarks import train_step
+from jtsgen.models import lstm_vae
+from jtsgen.train import adam, create_state
 assert jax.device_count() == 2
-p = dataclasses.replace(train_step.PROFILES["tiny"], batches=(4, 8))
-for batch, counts in ((4, [1]), (8, [1, 2, 4])):
-    rows, facts = train_step.lstm_vae_rows(p, batch, use_torch=False)
-    split = [r for r in rows if r.get("devices") == 2]
-    assert [r["microbatches"] for r in split if r["steps_per_call"] == 1] == counts, split
-    assert [r["steps_per_call"] for r in split][-1] == p.fused_k, split
-    assert all(r["ms_per_step"] > 0 and r["speedup"] is None for r in split)
-    assert facts["speedup_data_parallel"] is None
+p = train_step.PROFILES["tiny"]
+cfg = lstm_vae.LSTMVAEConfig(seq_len=p.vae_seq_len, hidden=p.vae_hidden, latent=p.vae_latent)
+x = jax.random.normal(jax.random.key(1), (8, p.vae_seq_len, 1))
+variants = train_step.data_parallel_variants(
+    p, cfg, lambda: create_state(lstm_vae.init_params(jax.random.key(0), cfg), adam(1e-3)),
+    x, jax.random.key(2), micro_counts=(1, 2, 8), fused_micro=2)
+rows = train_step.measure(variants, None, {"benchmark": "lstm_vae"}, p.interleave)
+split = [r for r in rows if r["impl"] == "jax"]
+# 8 microbatches do not divide 4 rows per device: no such row
+assert [(r["steps_per_call"], r["microbatches"]) for r in split] == [
+    (1, 1), (1, 2), (p.fused_k, 2)], split
+assert all(r["devices"] == 2 and r["ms_per_step"] > 0 and r["speedup"] is None for r in split)
 print("OK")
 """
 
