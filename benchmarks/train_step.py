@@ -278,9 +278,10 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
     best = min(rows[:n_unroll], key=lambda r: r["ms_per_step"])
     packed_row, fused_row = rows[n_unroll], rows[n_unroll + 1]
     single = min(best, packed_row, key=lambda r: r["ms_per_step"])  # one step, one device
-    parallel = [r for r in rows if r["impl"] == "jax" and r.get("steps_per_call") == 1]
+    split = [r for r in rows if r["impl"] == "jax" and r.get("devices", 1) > 1]
+    parallel = [r for r in split if r["steps_per_call"] == 1]
     best_parallel = min(parallel, key=lambda r: r["ms_per_step"]) if parallel else None
-    fused_parallel = [r for r in rows if r["impl"] == "jax" and r.get("steps_per_call", 1) > 1]
+    fused_parallel = [r for r in split if r["steps_per_call"] > 1]
     _keep_best_speedup(rows[:n_unroll])
     if parallel:
         _keep_best_speedup(parallel)
@@ -317,8 +318,7 @@ def data_parallel_variants(p: Profile, cfg: lstm_vae.LSTMVAEConfig,
                          f"unroll={cfg.unroll}", "run": run, "per_call": 1,
                          "compile_s": compile_s, "devices": n_dev, "microbatches": micro,
                          "steps_per_call": 1})
-    micro = fused_micro
-    rows = x.shape[0] // n_dev
+    micro, rows = fused_micro, x.shape[0] // n_dev
     if rows % micro == 0:
         run, compile_s = compile_jax(
             make_data_parallel_fused_steps(lstm_vae.make_loss_fn(cfg), sample_rows(rows),
@@ -459,7 +459,6 @@ def main(argv: list[str] | None = None) -> dict:
     for label, batch in zip(("seed_config", "batch256"), p.batches, strict=False):
         r, facts = lstm_vae_rows(p, batch, use_torch)
         rows += r
-        summary[f"speedup_{label}"] = facts["speedup"]
         summary[f"best_unroll_{label}"] = facts["best_unroll"]
         summary[f"speedup_packed_{label}"] = facts["speedup_packed"]
         summary[f"speedup_one_device_{label}"] = facts["speedup"]

@@ -30,7 +30,7 @@ from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jtsgen.errors import InputError
-from jtsgen.train.step import LossFn, Sampler, make_step_fn
+from jtsgen.train.step import LossFn, Sampler, fuse_steps, make_step_fn
 
 
 def data_mesh(devices: list | None = None) -> Mesh:
@@ -125,10 +125,7 @@ def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 
     is a mean over its rows.
     """
     local = _per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
-    step = jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("data"),
-                                                     PartitionSpec()),
-                         out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False)
-    return jax.jit(step, donate_argnums=(0,) if donate else ())
+    return _jit_over_data(local, mesh, donate)
 
 
 def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps: int,
@@ -139,24 +136,23 @@ def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps:
     ``data`` is split over ``"data"`` (:func:`shard_batch`) and stays there; at
     every step each device draws its own batch from its own shard with
     ``sampler`` (so the global batch is ``devices x`` the sampler's rows), with
-    the batch key folded with the step counter and the device index, then runs
+    the batch key folded with the step counter, then the device index, then runs
     the step of :func:`make_data_parallel_step`. ``metrics_k`` leaves have
     leading dim ``num_steps``.
     """
-    n_dev = mesh.shape["data"]
-    step = _per_device_step(loss_fn, microbatches, n_dev, "data")
+    step = _per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
 
-    def fused(state: TrainState, data: Any, key: jax.Array):
-        batch_key, step_key = jax.random.split(key)
-        batch_key = jax.random.fold_in(batch_key, jax.lax.axis_index("data"))
+    def device_sampler(key: jax.Array, shard: Any) -> Any:
+        return sampler(jax.random.fold_in(key, jax.lax.axis_index("data")), shard)
 
-        def body(state, _):
-            batch = sampler(jax.random.fold_in(batch_key, state.step), data)
-            return step(state, batch, step_key)
+    return _jit_over_data(fuse_steps(step, device_sampler, num_steps), mesh, donate)
 
-        return jax.lax.scan(body, state, None, length=num_steps)
 
-    fused_sharded = jax.shard_map(
-        fused, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("data"), PartitionSpec()),
-        out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False)
-    return jax.jit(fused_sharded, donate_argnums=(0,) if donate else ())
+def _jit_over_data(local, mesh: Mesh, donate: bool):
+    """``jit`` of ``local(state, batch_or_data, key)`` run per device by ``shard_map``:
+    state and key replicated, the second argument split over ``"data"``, outputs
+    replicated (``local`` all-reduces them), the state donated."""
+    split = jax.shard_map(local, mesh=mesh,
+                          in_specs=(PartitionSpec(), PartitionSpec("data"), PartitionSpec()),
+                          out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False)
+    return jax.jit(split, donate_argnums=(0,) if donate else ())

@@ -90,7 +90,13 @@ def make_fused_fn(loss_fn: LossFn, sampler: Sampler, num_steps: int):
     from it and folded with the step counter, so the result does not depend on
     how steps are grouped into calls. ``metrics_k`` leaves have leading dim k.
     """
-    step = make_step_fn(loss_fn)
+    return fuse_steps(make_step_fn(loss_fn), sampler, num_steps)
+
+
+def fuse_steps(step: Callable, sampler: Sampler, num_steps: int):
+    """``num_steps`` calls of ``step(state, batch, key) -> (state, metrics)`` in one
+    ``lax.scan``, each on ``sampler(fold_in(batch_key, state.step), data)``: the pure
+    ``(state, data, key) -> (state, metrics_k)`` of :func:`make_fused_fn` for any step."""
 
     def fused(state: TrainState, data: Any, key: jax.Array):
         batch_key, step_key = jax.random.split(key)
