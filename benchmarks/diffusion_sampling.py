@@ -44,10 +44,9 @@ from benchmarks.train_step import (
     measure,
     print_summary,
     torch_enabled,
-    usable_cores,
 )
 from jtsgen.models import ddpm
-from jtsgen.runtime import reexec_with_host_tunables
+from jtsgen.runtime import reexec_with_host_tunables, usable_cores
 
 COLUMNS = ["benchmark", "impl", "variant", "steps", "batch", "ms_per_chain", "compile_s", "n",
            "spread", "speedup", "speedup_spread", "status"]

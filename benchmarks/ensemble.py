@@ -45,10 +45,10 @@ import optax
 from jax.sharding import Mesh
 
 from benchmarks import harness
-from benchmarks.train_step import emulate_cpu_devices, print_summary
+from benchmarks.train_step import print_summary
 from jtsgen.data.sines import make_sines
 from jtsgen.models import lstm_vae
-from jtsgen.runtime import reexec_with_host_tunables
+from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
 from jtsgen.train import (
     create_state,
     data_mesh,

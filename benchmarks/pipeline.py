@@ -1,7 +1,7 @@
 """Wall time of the experiments' pipelines, stage by stage.
 
 ``python -m benchmarks.pipeline [--profile tiny|full] [--out FILE]
-[--experiments NAME,NAME,...]``
+[--experiments NAME,NAME,...] [--devices N]``
 
 Runs each experiment's own stages with that experiment's config (``full``: its
 ``quick`` profile; ``tiny``: its ``smoke`` profile cut to a few steps) and times
@@ -23,6 +23,10 @@ every stage. Experiments (all by default):
   ``train latent L`` stage per latent size, ``evaluate``.
 * ``lstm_vae`` — :mod:`experiments.lstm_vae`: ``data``, ``train``, ``generate``,
   ``evaluate`` (fidelity report). No checkpoints are written.
+
+``--devices N`` sets ``devices`` in the configs that have it (``cgats_sines``,
+``lstm_vae``: their training runs data parallel over N devices; the command line
+emulates one CPU device per core).
 
 Every experiment runs twice in one process with the same keys: the first
 ("cold") pass includes tracing and compilation, the second ("warm") reuses what
@@ -56,8 +60,8 @@ from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.evaluate.fidelity import fidelity_report
 from jtsgen.models import lstm_vae as lstm_vae_model
-from jtsgen.runtime import reexec_with_host_tunables
-from jtsgen.train import adam, create_state, fit, sample_rows
+from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
+from jtsgen.train import to_default_device
 
 COLUMNS = ["experiment", "stage", "cold_s", "warm_s", "compile_s", "warm_share"]
 
@@ -182,11 +186,8 @@ def lstm_vae_stages(config, watch: Stopwatch) -> dict:
     m = config.model
     x = watch("data", lambda: lstm_vae.load_data(config))
     init_key, train_key, gen_key = jax.random.split(jax.random.key(config.seed), 3)
-    state = create_state(lstm_vae_model.init_params(init_key, m), adam(m.learning_rate))
-    result = watch("train", lambda: fit(
-        state, jax.numpy.asarray(x), train_key, loss_fn=lstm_vae_model.make_loss_fn(m),
-        sampler=sample_rows(config.batch_size), num_steps=config.num_steps,
-        steps_per_call=config.steps_per_call, progress=False).state.params)
+    result = watch("train", lambda: to_default_device(lstm_vae.train(
+        config, x, init_key, train_key, progress=False).state.params))
     fake = watch("generate", lambda: lstm_vae_model.generate(result, gen_key,
                                                              config.n_generate, m))
     return watch("evaluate", lambda: fidelity_report(x[:, :, 0], np.asarray(fake)[:, :, 0]))
@@ -223,6 +224,10 @@ def _parser():
     parser = harness.base_argparser("pipeline")
     parser.add_argument("--experiments", default=",".join(EXPERIMENTS),
                         help="comma-separated experiments to time (default: %(default)s)")
+    parser.add_argument("--devices", type=int, default=1,
+                        help="devices that cgats_sines and lstm_vae train over (their "
+                             "config's `devices`; the command line emulates one CPU device "
+                             "per core; default: %(default)s)")
     return parser
 
 
@@ -239,6 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
                                "pipeline_train_share": None}
     for name in names:
         configs[name] = EXPERIMENTS[name][0](args.profile)
+        if hasattr(configs[name], "devices"):
+            configs[name] = dataclasses.replace(configs[name], devices=args.devices)
         exp_rows, scores[name] = time_experiment(name, configs[name])
         rows += exp_rows
         total = exp_rows[-1]
@@ -263,5 +270,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
+    emulate_cpu_devices()
     reexec_with_host_tunables()
     main(sys.argv[1:])

@@ -71,7 +71,7 @@ import optax
 from benchmarks import flops, harness, reference
 from jtsgen.models import cgats, lstm_vae, rcgan
 from jtsgen.models.cgats_labels import occlude
-from jtsgen.runtime import reexec_with_host_tunables
+from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables, usable_cores
 from jtsgen.train import (
     PackedLayout,
     create_state,
@@ -96,23 +96,6 @@ def torch_enabled() -> bool:
     if os.environ.get("JTSGEN_BENCH_NO_TORCH", "") not in ("", "0"):
         return False
     return reference.torch_available()
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def emulate_cpu_devices() -> None:
-    """Asks XLA for one CPU device per usable core, unless ``XLA_FLAGS`` sets a count.
-
-    Only the CPU backend reads the flag; call it before JAX starts."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        count = f"--xla_force_host_platform_device_count={usable_cores()}"
-        os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,7 @@ from jtsgen.data.splits import split_by_series
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.models.cgats import CGATS, CGATSConfig
 from jtsgen.models.cgats_labels import label_vector
+from jtsgen.train import local_mesh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,10 @@ class Config:
     baseline_steps: int = 600
     n_eval: int = 256
     tsne_points: int = 300
+    # C-GATS (both stages and the ablations) trains data parallel over this many
+    # local devices, each taking batch_size / devices rows; on the command line a
+    # CPU is split into one device per core
+    devices: int = 1
     model: CGATSConfig = CGATSConfig(batch_size=32, stage1_steps=2000, stage2_steps=800)
 
 
@@ -120,22 +125,25 @@ def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: j
     def ckpt(name):
         return Path(checkpoint_dir) / name if checkpoint_dir else None
 
+    mesh = local_mesh(config.devices)
     cgats = CGATS(m)
     k1, k2 = jax.random.split(keys[0])  # the split CGATS.fit makes
     stage("train stage 1", lambda: cgats.fit_stage1(
-        k1, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress).enc_params)
+        k1, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress, mesh=mesh).enc_params)
     stage("train stage 2", lambda: cgats.fit_stage2(
-        k2, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress).dec_params)
+        k2, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress, mesh=mesh).dec_params)
     losses = {"cgats": cgats.history}
     generators = {"C-GATS": lambda k, y: cgats.generate(k, y)[0]}
     if config.ablations:
         cvae = CGATS(dataclasses.replace(m, variant="cvae"))
         stage("train CVAE ablation", lambda: cvae.fit(
-            keys[2], x_tr, y_tr, checkpoint_dir=ckpt("cvae"), progress=progress).dec_params)
+            keys[2], x_tr, y_tr, checkpoint_dir=ckpt("cvae"), progress=progress,
+            mesh=mesh).dec_params)
         first = CGATS(dataclasses.replace(m, cond_at="first"), enc_params=cgats.enc_params,
                       latent_prior=cgats.latent_prior)
         stage("train first-layer ablation", lambda: first.fit_stage2(
-            keys[3], x_tr, y_tr, checkpoint_dir=ckpt("cond_first"), progress=progress).dec_params)
+            keys[3], x_tr, y_tr, checkpoint_dir=ckpt("cond_first"), progress=progress,
+            mesh=mesh).dec_params)
         losses["cvae"], losses["cond_first"] = cvae.history, first.history
         generators["CVAE end-to-end (Table 10)"] = lambda k, y: cvae.generate(k, y)[0]
         generators["C-GATS, condition at first layer (Table 11)"] = (

@@ -22,7 +22,7 @@ from jtsgen.config import (
     write_json,
 )
 from jtsgen.errors import InputError
-from jtsgen.runtime import reexec_with_host_tunables
+from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
 
 
 def parse_args(name: str, argv: list[str] | None) -> tuple[str, Path, list[str]]:
@@ -65,10 +65,12 @@ def main(
 ) -> dict:
     """Parses the command line, runs the experiment, prints a one-line error on bad input.
 
-    Called without ``argv`` (from a ``__main__`` block) it first re-executes the
-    command with the host tunables of :mod:`jtsgen.runtime`.
+    Called without ``argv`` (from a ``__main__`` block) it first asks XLA for one
+    CPU device per core (for ``--config.devices``) and re-executes the command
+    with the host tunables of :mod:`jtsgen.runtime`.
     """
     if argv is None:
+        emulate_cpu_devices()
         reexec_with_host_tunables()
     try:
         profile, workdir, overrides = parse_args(name, argv)

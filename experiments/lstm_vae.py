@@ -19,7 +19,16 @@ from jtsgen.config import write_json
 from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.evaluate.fidelity import fidelity_report, markdown_table
 from jtsgen.models import lstm_vae
-from jtsgen.train import adam, create_state, fit, sample_rows
+from jtsgen.train import (
+    FitResult,
+    adam,
+    create_state,
+    fit,
+    local_mesh,
+    per_device_rows,
+    sample_rows,
+    to_default_device,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +41,10 @@ class Config:
     steps_per_call: int = 50
     checkpoint_every: int = 500
     n_generate: int = 100
+    # train data parallel over this many local devices, each taking
+    # batch_size / devices rows; on the command line a CPU is split into one
+    # device per core
+    devices: int = 1
     model: lstm_vae.LSTMVAEConfig = lstm_vae.LSTMVAEConfig()
 
 
@@ -52,21 +65,32 @@ def load_data(config: Config) -> np.ndarray:
     return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
 
 
+def train(config: Config, x_btc: np.ndarray, init_key: jax.Array, train_key: jax.Array, *,
+          checkpoint_dir: Path | None = None, progress: bool = True) -> FitResult:
+    """Initialises and trains the LSTM-VAE on ``x_btc [N, T, 1]`` (over ``config.devices``
+    devices, the state then replicated on them); checkpoints in ``checkpoint_dir``."""
+    m = config.model
+    state = create_state(lstm_vae.init_params(init_key, m), adam(m.learning_rate))
+    mesh = local_mesh(config.devices)
+    return fit(
+        state, jax.numpy.asarray(x_btc), train_key, mesh=mesh,
+        loss_fn=lstm_vae.make_loss_fn(m),
+        sampler=sample_rows(per_device_rows(config.batch_size, mesh)),
+        num_steps=config.num_steps, steps_per_call=config.steps_per_call,
+        checkpoint_dir=checkpoint_dir, checkpoint_every=config.checkpoint_every,
+        progress=progress, desc="lstm_vae",
+    )
+
+
 def run(config: Config, workdir: str | Path) -> dict:
     """Trains, generates and evaluates; returns the results written to ``results.json``."""
     workdir = prepare_workdir(config, workdir)
     m = config.model
     x = load_data(config)
     init_key, train_key, gen_key = jax.random.split(jax.random.key(config.seed), 3)
-    state = create_state(lstm_vae.init_params(init_key, m), adam(m.learning_rate))
-    result = fit(
-        state, jax.numpy.asarray(x), train_key,
-        loss_fn=lstm_vae.make_loss_fn(m), sampler=sample_rows(config.batch_size),
-        num_steps=config.num_steps, steps_per_call=config.steps_per_call,
-        checkpoint_dir=workdir / "checkpoints", checkpoint_every=config.checkpoint_every,
-        desc="lstm_vae",
-    )
-    fake = np.asarray(lstm_vae.generate(result.state.params, gen_key, config.n_generate, m))
+    result = train(config, x, init_key, train_key, checkpoint_dir=workdir / "checkpoints")
+    params = to_default_device(result.state.params)
+    fake = np.asarray(lstm_vae.generate(params, gen_key, config.n_generate, m))
     fidelity = fidelity_report(x[:, :, 0], fake[:, :, 0])
     losses = result.history["loss"]
     results = {

@@ -68,3 +68,24 @@ def reexec_with_host_tunables() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, *argv[1:]], env)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def emulate_cpu_devices() -> None:
+    """Asks XLA for one CPU device per usable core, unless ``XLA_FLAGS`` sets a count.
+
+    Only the CPU backend reads the flag (accelerators are unaffected); call it
+    before JAX starts. One-device code still runs on the first device; training
+    over several (``fit(..., mesh=local_mesh(n))``) then uses n cores.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        count = f"--xla_force_host_platform_device_count={usable_cores()}"
+        os.environ["XLA_FLAGS"] = f"{flags} {count}".strip()

@@ -148,13 +148,13 @@ SHARDED = textwrap.dedent("""
 
 def run_on_cpu_devices(script: str, devices: int) -> None:
     """Runs ``script`` in a fresh interpreter with ``devices`` emulated CPU devices (the flag
-    is read when JAX starts) and requires it to exit cleanly after printing ``OK``."""
+    is read when JAX starts) and requires it to exit cleanly, ``OK`` its last line."""
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
                JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.startswith("OK")
+    assert proc.stdout.rstrip().endswith("OK"), proc.stdout[-3000:]
 
 
 def test_sharded_step_over_8_devices_matches_one_device():
@@ -282,3 +282,76 @@ DATA_PARALLEL = textwrap.dedent("""
 
 def test_data_parallel_steps_over_2_devices_match_one_device_and_learn():
     run_on_cpu_devices(DATA_PARALLEL, 2)
+
+
+FIT_DATA_PARALLEL = textwrap.dedent("""
+    import dataclasses, tempfile
+    import jax, jax.numpy as jnp, numpy as np
+    from experiments import cgats_sines, lstm_vae
+    from jtsgen.errors import InputError
+    from jtsgen.models.cgats import CGATS
+    from jtsgen.train import adam, create_state, fit, local_mesh, per_device_rows
+    mesh = local_mesh(2)
+    assert local_mesh(1) is None
+
+    def mse(params, batch, key):  # ignores its key: updates must match exactly
+        err = batch["x"] @ params["w"] + params["b"] - batch["y"]
+        return jnp.mean(err ** 2), {}
+
+    rng = np.random.default_rng(0)
+    data = {"x": jnp.asarray(rng.normal(size=(12, 3)), jnp.float32),
+            "y": jnp.asarray(rng.normal(size=(12, 2)), jnp.float32)}
+    fresh = lambda: create_state({"w": jnp.zeros((3, 2), jnp.float32),
+                                  "b": jnp.zeros((2,), jnp.float32)}, adam(0.1))  # fit donates
+    everything = lambda key, data: data  # every device's batch is the whole data set
+    kw = dict(loss_fn=mse, sampler=everything, num_steps=7, steps_per_call=3, progress=False)
+    one = fit(fresh(), data, jax.random.key(0), **kw)
+    two = fit(fresh(), data, jax.random.key(0), mesh=mesh,
+              microbatches=2, **kw)
+    np.testing.assert_allclose(two.history["loss"], one.history["loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(one.state.params), jax.tree.leaves(two.state.params)):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+    assert two.state.params["w"].sharding.is_fully_replicated
+    # A killed data-parallel run resumes from its checkpoint to the same end.
+    with tempfile.TemporaryDirectory() as tmp:
+        for stop in (4, None):
+            resumed = fit(fresh(), data, jax.random.key(0),
+                          mesh=mesh, microbatches=2, checkpoint_dir=tmp, stop_after=stop, **kw)
+    assert resumed.resumed_from == 4 and len(resumed.history["loss"]) == 7
+    np.testing.assert_allclose(np.asarray(resumed.state.params["w"]),
+                               np.asarray(two.state.params["w"]), rtol=1e-6)
+
+    # The experiments train over config.devices: the LSTM-VAE learns on both devices.
+    lv = lstm_vae.get_config("smoke")
+    lv = dataclasses.replace(lv, devices=2, num_steps=100, steps_per_call=50,
+                             model=dataclasses.replace(lv.model, learning_rate=1e-2))
+    x = lstm_vae.load_data(lv)
+    result = lstm_vae.train(lv, x, jax.random.key(1), jax.random.key(2), progress=False)
+    losses = result.history["loss"]
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10]), losses[::10]
+    # C-GATS splits both stages' batches over the mesh.
+    cg = cgats_sines.get_config("smoke")
+    x_tr, y_tr, _, _ = cgats_sines.load_data(cg)
+    model = dataclasses.replace(cg.model, stage1_steps=20, stage2_steps=20)
+    g = CGATS(model).fit(jax.random.key(3), x_tr, y_tr, progress=False, mesh=mesh)
+    assert len(g.history["stage1"]["loss"]) == 20 and len(g.history["stage2"]["loss"]) == 20
+    assert np.all(np.isfinite(np.asarray(g.generate(jax.random.key(4), y_tr[:4])[0])))
+
+    def refused(fn, word):
+        try:
+            fn()
+        except InputError as e:
+            assert word in str(e), e
+        else:
+            raise AssertionError(f"must be refused: {word}")
+
+    refused(lambda: local_mesh(3), "devices")
+    refused(lambda: per_device_rows(15, mesh), "batch_size")
+    refused(lambda: fit(fresh(), data, jax.random.key(0),
+                        microbatches=2, **kw), "microbatches")
+    print("OK")
+""")
+
+
+def test_fit_and_experiments_train_data_parallel_over_2_devices():
+    run_on_cpu_devices(FIT_DATA_PARALLEL, 2)

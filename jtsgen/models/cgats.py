@@ -29,6 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from jtsgen.errors import InputError
 from jtsgen.models.cgats_labels import (
@@ -39,7 +40,14 @@ from jtsgen.models.cgats_labels import (
     sample_labels,
 )
 from jtsgen.models.cgats_nets import AnomalyDecoder, Encoder, NormalDecoder, sample_anomaly_decoder
-from jtsgen.train import adam, create_state, fit, sample_rows
+from jtsgen.train import (
+    adam,
+    create_state,
+    fit,
+    per_device_rows,
+    sample_rows,
+    to_default_device,
+)
 
 VARIANTS = ("cgats", "cvae")
 
@@ -198,17 +206,20 @@ class CGATS:
     history: dict = dataclasses.field(default_factory=dict)
 
     def fit(self, key, x_btc, y_bt, *, checkpoint_dir: str | Path | None = None,
-            progress: bool = True) -> CGATS:
+            progress: bool = True, mesh: Mesh | None = None) -> CGATS:
         """Trains on windows ``x_btc [N, T, C]`` with labels ``y_bt [N, T]``.
 
         Windows without anomalies are the normal set X^N (stage 1); windows with
         anomalies are (X^A, Y^A) (stage 2 and the label model). Checkpoints go to
-        ``checkpoint_dir/stage1`` and ``/stage2``; re-running resumes.
+        ``checkpoint_dir/stage1`` and ``/stage2``; re-running resumes. With
+        ``mesh`` both stages train data parallel over its devices, each taking
+        ``batch_size / devices`` rows of every step (:func:`jtsgen.train.fit`).
         """
         k1, k2 = jax.random.split(key)
+        kw = dict(checkpoint_dir=checkpoint_dir, progress=progress, mesh=mesh)
         if self.config.variant == "cgats":
-            self.fit_stage1(k1, x_btc, y_bt, checkpoint_dir=checkpoint_dir, progress=progress)
-        return self.fit_stage2(k2, x_btc, y_bt, checkpoint_dir=checkpoint_dir, progress=progress)
+            self.fit_stage1(k1, x_btc, y_bt, **kw)
+        return self.fit_stage2(k2, x_btc, y_bt, **kw)
 
     def _check(self, x_btc, y_bt):
         c = self.config
@@ -226,12 +237,13 @@ class CGATS:
         self.label_model = fit_label_model(y[anomalous])
         return x, y, anomalous
 
-    def _common(self, progress):
+    def _common(self, progress, mesh):
         c = self.config
         return dict(steps_per_call=c.steps_per_call, progress=progress,
-                    checkpoint_every=max(c.steps_per_call, 500))
+                    checkpoint_every=max(c.steps_per_call, 500), mesh=mesh)
 
-    def fit_stage1(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True) -> CGATS:
+    def fit_stage1(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True,
+                   mesh=None) -> CGATS:
         """Algorithm 1: encoder θ + decoder ψ on occluded normal windows."""
         c = self.config
         x, _, anomalous = self._check(x_btc, y_bt)
@@ -245,17 +257,19 @@ class CGATS:
         data = (jnp.asarray(x[~anomalous]), (lm.counts, lm.starts, lm.lengths))
         r = fit(create_state(params, adam(c.learning_rate)), data,
                 k_train, loss_fn=stage1_loss_fn(c),
-                sampler=_stage1_sampler(c.batch_size, lm.seq_len, lm.max_segments),
+                sampler=_stage1_sampler(per_device_rows(c.batch_size, mesh), lm.seq_len,
+                                        lm.max_segments),
                 num_steps=c.stage1_steps, desc="c-gats stage 1",
                 checkpoint_dir=Path(checkpoint_dir) / "stage1" if checkpoint_dir else None,
-                **self._common(progress))
-        self.enc_params = r.state.params["enc"]
+                **self._common(progress, mesh))
+        self.enc_params = to_default_device(r.state.params["enc"])
         self.history["stage1"] = r.history
         y_occ = sample_labels(lm, jax.random.fold_in(key, 1), int((~anomalous).sum()))
         self._fit_latent_prior(jax.random.fold_in(key, 2), x[~anomalous], np.asarray(y_occ))
         return self
 
-    def fit_stage2(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True) -> CGATS:
+    def fit_stage2(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True,
+                   mesh=None) -> CGATS:
         """Algorithm 2 (encoder frozen), or the end-to-end CVAE for ``variant="cvae"``."""
         c = self.config
         x, y, anomalous = self._check(x_btc, y_bt)
@@ -273,15 +287,16 @@ class CGATS:
                 if c.variant == "cgats" else None)
         data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), post)
         r = fit(create_state(params, adam(c.learning_rate)), data, k_train,
-                loss_fn=stage2_loss_fn(c), sampler=sample_rows(c.batch_size),
+                loss_fn=stage2_loss_fn(c), sampler=sample_rows(per_device_rows(c.batch_size, mesh)),
                 num_steps=c.stage2_steps, desc=f"{c.variant} stage 2",
                 checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
-                **self._common(progress))
+                **self._common(progress, mesh))
         self.history["stage2"] = r.history
+        params = to_default_device(r.state.params)
         if c.variant == "cgats":
-            self.dec_params = r.state.params
+            self.dec_params = params
         else:
-            self.enc_params, self.dec_params = r.state.params["enc"], r.state.params["dec2"]
+            self.enc_params, self.dec_params = params["enc"], params["dec2"]
             self.latent_prior = None
         if self.latent_prior is None:
             self._fit_latent_prior(jax.random.fold_in(key, 2), x[anomalous], y[anomalous])

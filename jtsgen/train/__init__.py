@@ -10,11 +10,14 @@ from jtsgen.train.loop import FitResult, TrainingDiverged, fit
 from jtsgen.train.packed import PackedLayout, make_packed_train_step
 from jtsgen.train.parallel import (
     data_mesh,
+    local_mesh,
     make_data_parallel_fused_steps,
     make_data_parallel_step,
     make_sharded_train_step,
+    per_device_rows,
     replicate,
     shard_batch,
+    to_default_device,
 )
 from jtsgen.train.step import (
     adam,
@@ -36,6 +39,7 @@ __all__ = [
     "fit",
     "fit_ensemble",
     "init_replicas",
+    "local_mesh",
     "make_ensemble_fused_steps",
     "make_fused_fn",
     "make_fused_steps",
@@ -45,8 +49,10 @@ __all__ = [
     "make_sharded_train_step",
     "make_step_fn",
     "make_train_step",
+    "per_device_rows",
     "replicate",
     "sample_rows",
     "shard_batch",
     "shard_replicas",
+    "to_default_device",
 ]

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import orbax.checkpoint as ocp
+
+from jtsgen.train.parallel import to_default_device
 
 
 def manager(directory: str | os.PathLike, *, keep: int = 2) -> ocp.CheckpointManager:
@@ -52,5 +52,4 @@ def restore_latest(mngr: ocp.CheckpointManager, like: Any) -> tuple[Any, dict] |
     )
     # Through the host, so the restored arrays are placed like fresh ones and the
     # jitted step does not compile again for a different placement.
-    state = jax.tree.map(lambda a: jnp.asarray(np.asarray(a)), out.state)
-    return state, dict(out.history)
+    return to_default_device(out.state), dict(out.history)

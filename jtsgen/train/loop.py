@@ -1,7 +1,9 @@
 """Training loop: fused compiled steps, progress bar, NaN guard, Orbax resume.
 
 ``fit`` drives a model's pure loss through :func:`jtsgen.train.step.make_fused_fn`:
-``steps_per_call`` steps run inside one jitted ``lax.scan`` per host call. With a
+``steps_per_call`` steps run inside one jitted ``lax.scan`` per host call; with a
+``mesh`` they run data parallel over its devices
+(:func:`jtsgen.train.make_data_parallel_fused_steps`). With a
 checkpoint directory, the state is saved every ``checkpoint_every`` steps and a
 re-run of the same command restores the newest checkpoint and continues; since
 batches and noise are functions of the step counter, the resumed run ends with
@@ -22,9 +24,12 @@ from typing import Any
 import jax
 import numpy as np
 from flax.training.train_state import TrainState
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
+from jtsgen.errors import InputError
 from jtsgen.train import checkpoint
+from jtsgen.train.parallel import make_data_parallel_fused_steps, replicate
 from jtsgen.train.step import LossFn, Sampler, make_fused_fn
 
 
@@ -44,16 +49,22 @@ class FitResult:
 _COMPILED: dict[tuple, Any] = {}
 
 
-def compiled_fused(loss_fn: LossFn, sampler: Sampler, k: int):
+def compiled_fused(loss_fn: LossFn, sampler: Sampler, k: int, mesh: Mesh | None = None,
+                   microbatches: int = 1):
     """The jitted k-step program for ``(loss_fn, sampler)``, shared by every ``fit`` call.
 
     Keyed on the function objects, so model families that build their loss and
     sampler once per config (see ``functools.cache`` in the models) compile once
-    per shape for the whole process.
+    per shape for the whole process. With ``mesh``: the data-parallel program
+    (state and data replicated on ``mesh``).
     """
-    key = (loss_fn, sampler, k)
+    key = (loss_fn, sampler, k, mesh, microbatches)
     if key not in _COMPILED:
-        _COMPILED[key] = jax.jit(make_fused_fn(loss_fn, sampler, k), donate_argnums=(0,))
+        if mesh is None:
+            _COMPILED[key] = jax.jit(make_fused_fn(loss_fn, sampler, k), donate_argnums=(0,))
+        else:
+            _COMPILED[key] = make_data_parallel_fused_steps(
+                loss_fn, sampler, k, mesh, microbatches=microbatches, split_data=False)
     return _COMPILED[key]
 
 
@@ -72,6 +83,8 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     stop_after: int | None = None,
+    mesh: Mesh | None = None,
+    microbatches: int = 1,
 ) -> FitResult:
     """Trains ``state`` until ``state.step == num_steps``.
 
@@ -87,8 +100,28 @@ def fit(
       checkpoint_every: save interval in steps (rounded to whole calls); 0 = only at the end.
       stop_after: stop (after checkpointing) once this step is reached; for tests
         that simulate a killed run.
+      mesh: train data parallel over this 1-D mesh's devices (``data_mesh()``):
+        ``data`` is copied to every device, each device draws its own batch from
+        all of it with ``sampler`` (the global batch is ``devices x`` the
+        sampler's rows; pass a sampler of ``batch // devices`` rows to keep the
+        one-device batch) and its own noise, and the gradients are averaged
+        over devices (:func:`jtsgen.train.make_data_parallel_fused_steps`). The
+        returned state is replicated on ``mesh``; checkpoints resume on any mesh.
+      microbatches: with ``mesh``, each device accumulates its rows' gradients in
+        this many chunks (the sampler's rows must divide by it).
     """
-    return drive(state, data, key, program=lambda k: compiled_fused(loss_fn, sampler, k),
+    if mesh is None:
+        if microbatches != 1:
+            raise InputError("microbatches", "only applies with a mesh (data parallel)")
+        program = lambda k: compiled_fused(loss_fn, sampler, k)  # noqa: E731
+    else:
+        data = replicate(data, mesh)
+
+        def program(k: int):
+            run = compiled_fused(loss_fn, sampler, k, mesh, microbatches)
+            return lambda state, data, key: run(replicate(state, mesh), data, key)
+
+    return drive(state, data, key, program=program,
                  num_steps=num_steps, steps_per_call=steps_per_call,
                  checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,
                  progress=progress, desc=desc, stop_after=stop_after)

@@ -39,6 +39,36 @@ def data_mesh(devices: list | None = None) -> Mesh:
     return Mesh(np.asarray(devices), ("data",))
 
 
+def local_mesh(devices: int) -> Mesh | None:
+    """``data_mesh`` over the first ``devices`` local devices; None for one device.
+
+    On a CPU host the devices are the emulated ones
+    (``XLA_FLAGS=--xla_force_host_platform_device_count=N`` before JAX starts;
+    jtsgen's command-line entry points ask for one per core).
+    """
+    available = jax.local_devices()
+    if devices < 1 or devices > len(available):
+        raise InputError("devices", f"got {devices}; this process has {len(available)} "
+                         f"{available[0].platform} device(s) (on a CPU set XLA_FLAGS="
+                         "--xla_force_host_platform_device_count=N before JAX starts)")
+    return None if devices == 1 else data_mesh(available[:devices])
+
+
+def per_device_rows(batch_size: int, mesh: Mesh | None) -> int:
+    """The rows each device draws so that ``mesh``'s devices together take ``batch_size``."""
+    n = 1 if mesh is None else mesh.shape["data"]
+    if batch_size % n:
+        raise InputError("batch_size", f"{batch_size} rows cannot be split evenly over "
+                         f"{n} devices")
+    return batch_size // n
+
+
+def to_default_device(tree: Any) -> Any:
+    """Every leaf copied through the host onto the default device, uncommitted (e.g. a
+    state replicated by data-parallel training, for one-device code)."""
+    return jax.tree.map(lambda a: jnp.asarray(np.asarray(a)), tree)
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Places every leaf of ``tree`` fully replicated on ``mesh``."""
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
@@ -129,30 +159,35 @@ def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 
 
 
 def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps: int,
-                                   mesh: Mesh, *, microbatches: int = 1, donate: bool = True):
+                                   mesh: Mesh, *, microbatches: int = 1, split_data: bool = True,
+                                   donate: bool = True):
     """Jitted ``(state, data, key) -> (state, metrics_k)``: ``num_steps`` data-parallel steps
     in one ``lax.scan`` per device (:func:`jtsgen.train.make_fused_fn` split over ``mesh``).
 
-    ``data`` is split over ``"data"`` (:func:`shard_batch`) and stays there; at
-    every step each device draws its own batch from its own shard with
-    ``sampler`` (so the global batch is ``devices x`` the sampler's rows), with
-    the batch key folded with the step counter, then the device index, then runs
-    the step of :func:`make_data_parallel_step`. ``metrics_k`` leaves have
-    leading dim ``num_steps``.
+    At every step each device draws its own batch with ``sampler`` (so the
+    global batch is ``devices x`` the sampler's rows), with the batch key folded
+    with the step counter, then the device index, then runs the step of
+    :func:`make_data_parallel_step`. With ``split_data`` the data is split over
+    ``"data"`` (:func:`shard_batch`) and each device samples its own shard;
+    otherwise ``data`` is replicated (:func:`replicate`) and every device samples
+    all of it. ``metrics_k`` leaves have leading dim ``num_steps``.
     """
     step = _per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
 
-    def device_sampler(key: jax.Array, shard: Any) -> Any:
-        return sampler(jax.random.fold_in(key, jax.lax.axis_index("data")), shard)
+    def device_sampler(key: jax.Array, data: Any) -> Any:
+        return sampler(jax.random.fold_in(key, jax.lax.axis_index("data")), data)
 
-    return _jit_over_data(fuse_steps(step, device_sampler, num_steps), mesh, donate)
+    return _jit_over_data(fuse_steps(step, device_sampler, num_steps), mesh, donate,
+                          split_data=split_data)
 
 
-def _jit_over_data(local, mesh: Mesh, donate: bool):
+def _jit_over_data(local, mesh: Mesh, donate: bool, *, split_data: bool = True):
     """``jit`` of ``local(state, batch_or_data, key)`` run per device by ``shard_map``:
-    state and key replicated, the second argument split over ``"data"``, outputs
-    replicated (``local`` all-reduces them), the state donated."""
+    state and key replicated, the second argument split over ``"data"`` (or
+    replicated, without ``split_data``), outputs replicated (``local``
+    all-reduces them), the state donated."""
+    data_spec = PartitionSpec("data") if split_data else PartitionSpec()
     split = jax.shard_map(local, mesh=mesh,
-                          in_specs=(PartitionSpec(), PartitionSpec("data"), PartitionSpec()),
+                          in_specs=(PartitionSpec(), data_spec, PartitionSpec()),
                           out_specs=(PartitionSpec(), PartitionSpec()), check_vma=False)
     return jax.jit(split, donate_argnums=(0,) if donate else ())
