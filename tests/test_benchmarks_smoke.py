@@ -151,12 +151,14 @@ def test_ensemble(tmp_path):
 def test_scaling_runs_each_device_count_in_its_own_process(tmp_path):
     report = run_tiny(scaling, tmp_path)
     rows, summary = report["rows"], report["summary"]
-    assert [r["status"] for r in rows] == ["ok", "ok"]
-    assert [r["devices"] for r in rows] == [1, 2]  # as counted by jax in each child
-    assert [r["global_batch"] for r in rows] == [4, 8]
-    assert rows[0]["efficiency"] == pytest.approx(1.0)
+    assert [r["status"] for r in rows] == ["ok"] * 4
+    assert [r["program"] for r in rows] == ["sharded step"] * 2 + ["fit program"] * 2
+    assert [r["devices"] for r in rows] == [1, 2, 1, 2]  # as counted by jax in each child
+    assert [r["global_batch"] for r in rows] == [4, 8, 4, 8]
+    assert rows[0]["efficiency"] == rows[2]["efficiency"] == pytest.approx(1.0)
     assert summary["scaling_efficiency_8dev"] is None
-    assert summary["scaling_efficiency_2dev"] == pytest.approx(rows[1]["efficiency"])
+    assert summary["scaling_efficiency_2dev"] == pytest.approx(rows[3]["efficiency"])
+    assert summary["scaling_efficiency_sharded_step_2dev"] == pytest.approx(rows[1]["efficiency"])
 
 
 def test_pipeline(tmp_path):
