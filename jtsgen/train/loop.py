@@ -103,23 +103,24 @@ def fit(
       mesh: train data parallel over this 1-D mesh's devices (``data_mesh()``):
         ``data`` is copied to every device, each device draws its own batch from
         all of it with ``sampler`` (the global batch is ``devices x`` the
-        sampler's rows; pass a sampler of ``batch // devices`` rows to keep the
-        one-device batch) and its own noise, and the gradients are averaged
+        sampler's rows; a sampler of ``per_device_rows(batch, mesh)`` rows keeps
+        the one-device batch) and its own noise, and the gradients are averaged
         over devices (:func:`jtsgen.train.make_data_parallel_fused_steps`). The
         returned state is replicated on ``mesh``; checkpoints resume on any mesh.
       microbatches: with ``mesh``, each device accumulates its rows' gradients in
         this many chunks (the sampler's rows must divide by it).
     """
-    if mesh is None:
-        if microbatches != 1:
-            raise InputError("microbatches", "only applies with a mesh (data parallel)")
-        program = lambda k: compiled_fused(loss_fn, sampler, k)  # noqa: E731
-    else:
+    if mesh is None and microbatches != 1:
+        raise InputError("microbatches", "only applies with a mesh (data parallel)")
+    if mesh is not None:
         data = replicate(data, mesh)
 
-        def program(k: int):
-            run = compiled_fused(loss_fn, sampler, k, mesh, microbatches)
-            return lambda state, data, key: run(replicate(state, mesh), data, key)
+    def program(k: int):
+        run = compiled_fused(loss_fn, sampler, k, mesh, microbatches)
+        if mesh is None:
+            return run
+        # a fresh or restored state is placed on the mesh; a replicated one stays
+        return lambda state, data, key: run(replicate(state, mesh), data, key)
 
     return drive(state, data, key, program=program,
                  num_steps=num_steps, steps_per_call=steps_per_call,
