@@ -11,6 +11,9 @@ training state is replicated. Two steps:
   noise key, and one all-reduce of the flattened gradients follows. On a CPU
   split into one device per core it is the faster of the two (the LSTM-VAE step
   at batch 256 on 2 cores: see ``benchmarks.train_step``).
+  :func:`make_data_parallel_fused_steps` runs it k times in one ``lax.scan``,
+  each device sampling its own batch; ``jtsgen.train.fit(..., mesh=)`` trains
+  with it.
 
 Multi-host: call ``jax.distributed.initialize()`` first; ``jax.devices()`` then
 spans all hosts and the same code applies (each host feeds its addressable
