@@ -112,20 +112,15 @@ def fit(
     """
     if mesh is None and microbatches != 1:
         raise InputError("microbatches", "only applies with a mesh (data parallel)")
+    place = None
     if mesh is not None:
         data = replicate(data, mesh)
-
-    def program(k: int):
-        run = compiled_fused(loss_fn, sampler, k, mesh, microbatches)
-        if mesh is None:
-            return run
-        # a fresh or restored state is placed on the mesh; a replicated one stays
-        return lambda state, data, key: run(replicate(state, mesh), data, key)
-
-    return drive(state, data, key, program=program,
+        place = lambda tree: replicate(tree, mesh)  # noqa: E731
+    return drive(state, data, key,
+                 program=lambda k: compiled_fused(loss_fn, sampler, k, mesh, microbatches),
                  num_steps=num_steps, steps_per_call=steps_per_call,
                  checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,
-                 progress=progress, desc=desc, stop_after=stop_after)
+                 progress=progress, desc=desc, stop_after=stop_after, place=place)
 
 
 def drive(
@@ -143,12 +138,15 @@ def drive(
     desc: str = "train",
     stop_after: int | None = None,
     postfix: Callable[[dict], dict] | None = None,
+    place: Callable[[Any], Any] | None = None,
 ) -> FitResult:
     """The host loop shared by every model family's ``fit``.
 
     ``program(k)`` returns the compiled ``(state, data, key) -> (state, metrics_k)``
     that advances ``state.step`` by ``k`` (metrics: leaves ``[k]``); ``postfix``
-    maps the last call's metrics to the progress bar's fields (default: ``loss``).
+    maps the last call's metrics to the progress bar's fields (default: ``loss``);
+    ``place`` puts the starting state (given or restored) where ``program``
+    expects it, once (e.g. replicated on a mesh).
     Checkpointing, resume, the NaN guard and the history are as in :func:`fit`;
     a step is non-finite if any of its metrics is.
     """
@@ -160,6 +158,8 @@ def drive(
         if restored is not None:
             state, history = restored
             resumed_from = int(state.step)
+    if place is not None:
+        state = place(state)
     step = int(state.step)
     last_saved = resumed_from
     end = num_steps if stop_after is None else min(num_steps, stop_after)
