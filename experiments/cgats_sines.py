@@ -52,7 +52,7 @@ class Config:
     baseline_steps: int = 600
     n_eval: int = 256
     tsne_points: int = 300
-    # C-GATS (both stages and the ablations) trains data parallel over this many
+    # C-GATS (both stages and the ablations) and RCGAN train data parallel over this many
     # local devices, each taking batch_size / devices rows; on the command line a
     # CPU is split into one device per core
     devices: int = 1
@@ -153,7 +153,7 @@ def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: j
 
         baselines, baseline_losses = stage("train baselines (RCGAN, DDPM)", lambda: (
             train_baselines(keys[4], x_tr, y_tr, config.baseline_steps,
-                            checkpoint_dir=checkpoint_dir, progress=progress)))
+                            checkpoint_dir=checkpoint_dir, progress=progress, mesh=mesh)))
         generators.update(baselines)
         losses.update(baseline_losses)
     return cgats, generators, losses

@@ -41,6 +41,7 @@ from flax.training.train_state import TrainState
 from jtsgen.errors import InputError
 from jtsgen.nn.lstm import LSTM, Dense
 from jtsgen.train import adam, create_state
+from jtsgen.train.parallel import pmean_flat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,41 +235,57 @@ def make_losses(config: RCGANConfig):
     return critic_loss, generator_loss
 
 
-def make_critic_step(config: RCGANConfig):
-    """Pure ``(state, (x_btc, y_bt), key) -> (state, metrics)``: one critic Adam update."""
+def _device_mean(tree: Any, axis_name: str | None) -> Any:
+    return tree if axis_name is None else pmean_flat(tree, axis_name)
+
+
+def make_critic_step(config: RCGANConfig, axis_name: str | None = None):
+    """Pure ``(state, (x_btc, y_bt), key) -> (state, metrics)``: one critic Adam update.
+
+    With ``axis_name`` (inside ``shard_map`` over that mesh axis) the loss, metrics
+    and gradients are averaged over its devices before the update, so every device
+    applies the same update: the data-parallel step over all devices' rows (each
+    device's loss is a mean over its own pac groups).
+    """
     critic_loss, _ = make_losses(config)
 
     def critic_step(state: GANState, batch, key):
         (loss, aux), grads = jax.value_and_grad(critic_loss, has_aux=True)(
             state.critic.params, state.gen.params, batch, key)
+        loss, aux, grads = _device_mean((loss, aux, grads), axis_name)
         state = state.replace(critic=state.critic.apply_gradients(grads=grads))
         return state, {"d_loss": loss, **aux}
 
     return critic_step
 
 
-def make_generator_step(config: RCGANConfig):
-    """Pure ``(state, y_bt, key) -> (state, metrics)``: one generator Adam update."""
+def make_generator_step(config: RCGANConfig, axis_name: str | None = None):
+    """Pure ``(state, y_bt, key) -> (state, metrics)``: one generator Adam update
+    (``axis_name``: averaged over devices as in :func:`make_critic_step`)."""
     _, generator_loss = make_losses(config)
 
     def generator_step(state: GANState, y_bt, key):
         (loss, _), grads = jax.value_and_grad(generator_loss, has_aux=True)(
             state.gen.params, state.critic.params, y_bt, key)
+        loss, grads = _device_mean((loss, grads), axis_name)
         return state.replace(gen=state.gen.apply_gradients(grads=grads)), {"g_loss": loss}
 
     return generator_step
 
 
-def make_train_step(config: RCGANConfig):
+def make_train_step(config: RCGANConfig, axis_name: str | None = None):
     """Pure ``(state, (x_nbtc, y_nbt), key) -> (state, metrics)``: one GAN step.
 
     The batch holds ``n = n_critic`` real batches: critic update ``i`` uses batch
     ``i`` and key ``fold_in(k, i)``, then the generator update uses the labels of
     the last batch and ``fold_in(k, n)``, where ``k = fold_in(key, state.step)``.
     Metrics: ``loss`` (= ``d_loss``, mean over the critic updates), ``d_loss``,
-    ``wasserstein``, ``gp`` (means) and ``g_loss``.
+    ``wasserstein``, ``gp`` (means) and ``g_loss``. With ``axis_name`` every update
+    averages over that mesh axis's devices (:func:`make_critic_step`); each device
+    passes its own rows and key.
     """
-    critic_step, generator_step = make_critic_step(config), make_generator_step(config)
+    critic_step = make_critic_step(config, axis_name)
+    generator_step = make_generator_step(config, axis_name)
     n = config.n_critic
 
     def train_step(state: GANState, batches, key):

@@ -6,6 +6,7 @@ The same contract as :func:`jtsgen.train.fit`, for a :class:`~jtsgen.models.rcga
 ``n_critic`` real batches on device from ``fold_in(batch_key, state.step)``, so a
 re-run resumed from a checkpoint replays the remaining steps exactly. The host
 loop (checkpoints, resume, NaN guard, progress bar) is :func:`jtsgen.train.loop.drive`.
+With a ``mesh`` the same program runs data parallel under ``shard_map``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import os
 from typing import Any
 
 import jax
+from jax.sharding import Mesh
 
 from jtsgen.errors import InputError
 from jtsgen.models.rcgan import GANState, RCGANConfig, make_train_step
-from jtsgen.train import FitResult, sample_rows
+from jtsgen.train import FitResult, per_device_rows, replicate, sample_rows
 from jtsgen.train.loop import drive
+from jtsgen.train.parallel import jit_over_data
 
 
 def critic_batches(batch_size: int, n_critic: int):
@@ -33,12 +36,21 @@ def critic_batches(batch_size: int, n_critic: int):
     return sample
 
 
-def make_fused_fn(config: RCGANConfig, batch_size: int, num_steps: int):
-    """Pure ``(state, data, key) -> (state, metrics_k)``: ``num_steps`` GAN steps in a scan."""
-    step = make_train_step(config)
+def make_fused_fn(config: RCGANConfig, batch_size: int, num_steps: int,
+                  axis_name: str | None = None):
+    """Pure ``(state, data, key) -> (state, metrics_k)``: ``num_steps`` GAN steps in a scan.
+
+    With ``axis_name`` it is one device's part of the data-parallel program (run
+    under ``shard_map``): the device index is folded into the batch and noise keys,
+    so each device draws its own ``batch_size`` rows and noise, and every update
+    averages over the devices (:func:`jtsgen.models.rcgan.make_train_step`).
+    """
+    step = make_train_step(config, axis_name)
     sampler = critic_batches(batch_size, config.n_critic)
 
     def fused(state: GANState, data: Any, key: jax.Array):
+        if axis_name is not None:
+            key = jax.random.fold_in(key, jax.lax.axis_index(axis_name))
         batch_key, step_key = jax.random.split(key)
 
         def body(state, _):
@@ -49,13 +61,25 @@ def make_fused_fn(config: RCGANConfig, batch_size: int, num_steps: int):
     return fused
 
 
+def compiled_fused(config: RCGANConfig, batch_size: int, num_steps: int,
+                   mesh: Mesh | None = None):
+    """Jitted :func:`make_fused_fn` (state donated), cached so repeated fits compile once.
+
+    With ``mesh``: the data-parallel program over its ``"data"`` axis, state and data
+    replicated, ``batch_size`` rows per device.
+    """
+    return _compiled_fused(config, batch_size, num_steps, mesh)
+
+
 @functools.lru_cache(maxsize=16)
-def compiled_fused(config: RCGANConfig, batch_size: int, num_steps: int):
-    """Jitted :func:`make_fused_fn` (state donated), cached so repeated fits compile once."""
-    return jax.jit(make_fused_fn(config, batch_size, num_steps), donate_argnums=(0,))
+def _compiled_fused(config: RCGANConfig, batch_size: int, num_steps: int, mesh: Mesh | None):
+    if mesh is None:
+        return jax.jit(make_fused_fn(config, batch_size, num_steps), donate_argnums=(0,))
+    return jit_over_data(make_fused_fn(config, batch_size, num_steps, "data"), mesh,
+                         split_data=False)
 
 
-def _check_data(data: Any, config: RCGANConfig, batch_size: int) -> None:
+def _check_data(data: Any, config: RCGANConfig, rows: int, batch_size: int) -> None:
     ok = isinstance(data, (tuple, list)) and len(data) == 2
     if ok:
         x, y = data
@@ -64,9 +88,10 @@ def _check_data(data: Any, config: RCGANConfig, batch_size: int) -> None:
     if not ok:
         raise InputError("data", f"expected (x [N, {config.seq_len}, {config.channels}], "
                                  f"y [N, {config.seq_len}]) with N > 0")
-    if batch_size < 1 or batch_size % config.pac:
-        raise InputError("batch_size", f"must be a positive multiple of pac ({config.pac}), "
-                                       f"got {batch_size}")
+    if rows < 1 or rows % config.pac:
+        per = "" if rows == batch_size else f" per device ({batch_size} over the mesh = {rows})"
+        raise InputError("batch_size", f"must be a positive multiple of pac ({config.pac})"
+                                       f"{per}, got {batch_size}")
 
 
 def fit(
@@ -84,16 +109,29 @@ def fit(
     progress: bool = True,
     desc: str = "rcgan",
     stop_after: int | None = None,
+    mesh: Mesh | None = None,
 ) -> FitResult:
     """Trains until ``state.step == num_steps`` GAN steps (each ``n_critic`` + 1 updates).
 
     ``data = (x_ntc [N, T, C], y_nt [N, T])`` on device. Other arguments as in
     :func:`jtsgen.train.fit`. History keys: ``loss`` (critic), ``d_loss``,
     ``wasserstein``, ``gp``, ``g_loss``, one float per GAN step.
+
+    ``mesh`` (e.g. ``jtsgen.train.local_mesh(2)``): data parallel over its devices,
+    each drawing ``batch_size / devices`` rows (a multiple of ``pac``) from all of
+    ``data`` with its own noise; every critic and generator update averages the
+    devices' gradients. The returned state is replicated on ``mesh``
+    (``jtsgen.train.to_default_device`` for one-device code); checkpoints resume on
+    any mesh. Noise draws depend on the number of devices.
     """
-    _check_data(data, config, batch_size)
-    return drive(state, data, key, program=lambda k: compiled_fused(config, batch_size, k),
+    rows = per_device_rows(batch_size, mesh)
+    _check_data(data, config, rows, batch_size)
+    place = None
+    if mesh is not None:
+        data = replicate(data, mesh)
+        place = lambda tree: replicate(tree, mesh)  # noqa: E731
+    return drive(state, data, key, program=lambda k: compiled_fused(config, rows, k, mesh),
                  num_steps=num_steps, steps_per_call=steps_per_call,
                  checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,
-                 progress=progress, desc=desc, stop_after=stop_after,
+                 progress=progress, desc=desc, stop_after=stop_after, place=place,
                  postfix=lambda m: {"d": m["d_loss"], "g": m["g_loss"]})

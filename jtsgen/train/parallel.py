@@ -100,6 +100,14 @@ def make_sharded_train_step(loss_fn: LossFn, mesh: Mesh, *, donate: bool = True)
     )
 
 
+def pmean_flat(tree: Any, axis: str) -> Any:
+    """``tree``'s mean over the devices of mesh axis ``axis`` (inside ``shard_map``), as
+    one all-reduce of all leaves flattened into a single vector (one collective per
+    step instead of one per parameter array). Leaves must share a float dtype."""
+    flat, unravel = ravel_pytree(tree)
+    return unravel(jax.lax.pmean(flat, axis))
+
+
 def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
     """One device's part of a data-parallel step, for use inside ``shard_map`` over ``axis``:
     ``(state, local_batch, key) -> (state, metrics)`` (see :func:`make_data_parallel_step`)."""
@@ -127,8 +135,8 @@ def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
                             ({"loss": loss0, **aux0}, state.params))
         (metrics, grads), _ = jax.lax.scan(accumulate, zero,
                                            (chunks, jnp.arange(microbatches)))
-        flat, unravel = ravel_pytree((metrics, grads))
-        metrics, grads = unravel(jax.lax.pmean(flat, axis) / microbatches)
+        metrics, grads = jax.tree.map(lambda a: a / microbatches,
+                                      pmean_flat((metrics, grads), axis))
         state = state.apply_gradients(grads=grads)
         return state, {**metrics, "grad_norm": optax.global_norm(grads)}
 
@@ -158,7 +166,7 @@ def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 
     is a mean over its rows.
     """
     local = _per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
-    return _jit_over_data(local, mesh, donate)
+    return jit_over_data(local, mesh, donate)
 
 
 def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps: int,
@@ -180,11 +188,11 @@ def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps:
     def device_sampler(key: jax.Array, data: Any) -> Any:
         return sampler(jax.random.fold_in(key, jax.lax.axis_index("data")), data)
 
-    return _jit_over_data(fuse_steps(step, device_sampler, num_steps), mesh, donate,
+    return jit_over_data(fuse_steps(step, device_sampler, num_steps), mesh, donate,
                           split_data=split_data)
 
 
-def _jit_over_data(local, mesh: Mesh, donate: bool, *, split_data: bool = True):
+def jit_over_data(local, mesh: Mesh, donate: bool = True, *, split_data: bool = True):
     """``jit`` of ``local(state, batch_or_data, key)`` run per device by ``shard_map``:
     state and key replicated, the second argument split over ``"data"`` (or
     replicated, without ``split_data``), outputs replicated (``local``
