@@ -22,8 +22,8 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
   encoder run on every batch (the reference's work) and on the posterior that
   ``CGATS.fit`` computes once before stage 2 (``work="cached posterior"``: less
   work than the reference, its ratio is reported separately), and the RCGAN
-  critic update (WGAN-GP with pac 4; batch 64, length 240), each against its
-  reference.
+  critic update (WGAN-GP with pac 4; batch 64, length 240; also split over all
+  devices as ``rcgan_fit.fit(mesh=)`` trains), each against its reference.
 
 Timing: compilation is timed separately (``lower().compile()``). The steady
 state of every variant of a benchmark and of its torch reference is timed in
@@ -50,7 +50,8 @@ Summary names written: ``speedup_seed_config``, ``speedup_batch256``,
 ``speedup_fused_data_parallel_X``, ``speedup_fused_one_device_seed_config``,
 ``speedup_fused_seed_config``, ``speedup_packed_seed_config``,
 ``speedup_packed_batch256``, ``speedup_cgats_stage2``, ``speedup_cgats_stage2_cached``,
-``speedup_rcgan_critic``,
+``speedup_rcgan_critic`` (the faster of ``speedup_rcgan_critic_one_device`` and
+``speedup_rcgan_critic_data_parallel``, the critic update split over all devices),
 ``best_unroll_seed_config``, ``best_unroll_batch256``, ``flop_utilisation``.
 """
 
@@ -85,6 +86,7 @@ from jtsgen.train import (
     sample_rows,
     shard_batch,
 )
+from jtsgen.train.parallel import jit_over_data
 
 SKIPPED = "skipped: torch not installed"
 COLUMNS = ["benchmark", "impl", "variant", "batch", "seq_len", "ms_per_step", "compile_s", "n",
@@ -391,13 +393,38 @@ def rcgan_rows(p: Profile, use_torch: bool) -> list[dict]:
                                      (batch, jax.random.key(4)))
         variants.append({"variant": f"critic step, unroll={unroll}", "run": run, "per_call": 1,
                          "compile_s": compile_s})
+    variants += rcgan_data_parallel_variants(dataclasses.replace(cfg, unroll=p.gen_unrolls[0]),
+                                             batch)
     make_torch = None
     if use_torch:
         from benchmarks.reference.rcgan import make_rcgan_critic_step
 
         def make_torch():
             return make_rcgan_critic_step(p.gen_batch, p.gen_seq_len, pac=4)
-    return _keep_best_speedup(measure(variants, make_torch, base, p.interleave))
+    rows = measure(variants, make_torch, base, p.interleave)
+    _keep_best_speedup([r for r in rows if r["impl"] == "torch" or not r.get("devices")])
+    return rows
+
+
+def rcgan_data_parallel_variants(cfg: rcgan.RCGANConfig, batch: tuple) -> list[dict]:
+    """The critic update split over all devices (the step ``rcgan_fit.fit(mesh=)`` trains
+    with: each device its rows and noise, gradients averaged); none on one device."""
+    n_dev = jax.device_count()
+    groups = batch[0].shape[0] // cfg.pac
+    if n_dev == 1 or groups % n_dev:
+        return []
+    mesh = data_mesh()
+    step = rcgan.make_critic_step(cfg, "data")
+
+    def local(state, rows, key):
+        return step(state, rows, jax.random.fold_in(key, jax.lax.axis_index("data")))
+
+    run, compile_s = compile_jax(jit_over_data(local, mesh),
+                                 replicate(rcgan.init_state(jax.random.key(0), cfg), mesh),
+                                 (shard_batch(batch, mesh), jax.random.key(4)))
+    return [{"variant": f"critic step, data parallel over {n_dev} CPU devices "
+             f"({batch[0].shape[0] // n_dev} rows each), unroll={cfg.unroll}", "run": run,
+             "per_call": 1, "compile_s": compile_s, "devices": n_dev}]
 
 
 def _keep_best_speedup(rows: list[dict]) -> list[dict]:
@@ -461,6 +488,10 @@ def main(argv: list[str] | None = None) -> dict:
     r = rcgan_rows(p, use_torch)
     rows += r
     summary["speedup_rcgan_critic"] = best_speedup(r)
+    summary["speedup_rcgan_critic_one_device"] = best_speedup(
+        [x for x in r if not x.get("devices")])
+    summary["speedup_rcgan_critic_data_parallel"] = best_speedup(
+        [x for x in r if x.get("devices")])
 
     peak = flops.peak_flops()
     fl = flops.lstm_vae_step_flops(seed_facts["cfg"], p.batches[0], p.flops_short)

@@ -233,6 +233,10 @@ split = [r for r in rows if r["impl"] == "jax"]
 assert [(r["steps_per_call"], r["microbatches"]) for r in split] == [
     (1, 1), (1, 2), (p.fused_k, 2)], split
 assert all(r["devices"] == 2 and r["ms_per_step"] > 0 and r["speedup"] is None for r in split)
+# the RCGAN critic update is timed on one device and split over both
+critic = [r for r in train_step.rcgan_rows(p, False) if r["impl"] == "jax"]
+assert [r.get("devices") for r in critic] == [None, 2], critic
+assert all(r["ms_per_step"] > 0 for r in critic)
 print("OK")
 """
 
