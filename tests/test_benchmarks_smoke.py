@@ -248,3 +248,21 @@ def test_train_step_times_the_step_split_over_two_emulated_cores():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("OK")
+
+
+def test_accelerator_script_runs_every_benchmark_and_reports_each_failure(tmp_path):
+    # An interpreter that always fails: every step is attempted, each failure is
+    # logged by name, and the script's exit status says so.
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho \"ran $*\"\nexit 3\n")
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    proc = subprocess.run(["bash", "benchmarks/accelerator.sh", str(out), "tiny"],
+                          env={**os.environ, "PYTHON": str(fake)}, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1
+    log = (out / "log.txt").read_text()
+    for name in ("devices", "train_step", "diffusion_sampling", "ensemble", "scaling"):
+        assert f"== {name}: failed or timed out" in log
+    assert "ran -m benchmarks.train_step --profile tiny --out" in log
+    assert "ran -m benchmarks.scaling --worker --profile tiny" in log
