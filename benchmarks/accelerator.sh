@@ -34,13 +34,13 @@ limited() {  # limited SECONDS NAME ARGS...: run, append to the log, note a fail
   fi
 }
 
-limited 60 devices "$py" -c "import jax; print(jax.__version__, jax.devices())"
+limited 30 devices "$py" -c "import jax; print(jax.__version__, jax.devices())"
 cp "$log" "$out/devices.txt"
-limited 240 train_step "$py" -m benchmarks.train_step --profile "$profile" \
+limited 300 train_step "$py" -m benchmarks.train_step --profile "$profile" \
   --out "$out/train_step.json"
 limited 90 diffusion_sampling "$py" -m benchmarks.diffusion_sampling --profile "$profile" \
   --out "$out/diffusion_sampling.json"
-limited 120 ensemble "$py" -m benchmarks.ensemble --profile "$profile" \
+limited 90 ensemble "$py" -m benchmarks.ensemble --profile "$profile" \
   --out "$out/ensemble.json"
 limited 60 scaling "$py" -m benchmarks.scaling --worker --profile "$profile"
 grep '^SCALING_RESULT' "$log" > "$out/scaling_worker.txt" || status=1
