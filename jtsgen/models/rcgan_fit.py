@@ -20,8 +20,8 @@ from jax.sharding import Mesh
 
 from jtsgen.errors import InputError
 from jtsgen.models.rcgan import GANState, RCGANConfig, make_train_step
-from jtsgen.train import FitResult, per_device_rows, replicate, sample_rows
-from jtsgen.train.loop import drive
+from jtsgen.train import FitResult, per_device_rows, sample_rows
+from jtsgen.train.loop import drive, replicated_on
 from jtsgen.train.parallel import jit_over_data
 
 
@@ -89,9 +89,9 @@ def _check_data(data: Any, config: RCGANConfig, rows: int, batch_size: int) -> N
         raise InputError("data", f"expected (x [N, {config.seq_len}, {config.channels}], "
                                  f"y [N, {config.seq_len}]) with N > 0")
     if rows < 1 or rows % config.pac:
-        per = "" if rows == batch_size else f" per device ({batch_size} over the mesh = {rows})"
-        raise InputError("batch_size", f"must be a positive multiple of pac ({config.pac})"
-                                       f"{per}, got {batch_size}")
+        per = "" if rows == batch_size else f" ({rows} rows per device of the mesh)"
+        raise InputError("batch_size", f"each device needs a positive multiple of pac "
+                                       f"({config.pac}) rows, got {batch_size}{per}")
 
 
 def fit(
@@ -126,10 +126,7 @@ def fit(
     """
     rows = per_device_rows(batch_size, mesh)
     _check_data(data, config, rows, batch_size)
-    place = None
-    if mesh is not None:
-        data = replicate(data, mesh)
-        place = lambda tree: replicate(tree, mesh)  # noqa: E731
+    data, place = replicated_on(mesh, data)
     return drive(state, data, key, program=lambda k: compiled_fused(config, rows, k, mesh),
                  num_steps=num_steps, steps_per_call=steps_per_call,
                  checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,

@@ -112,15 +112,20 @@ def fit(
     """
     if mesh is None and microbatches != 1:
         raise InputError("microbatches", "only applies with a mesh (data parallel)")
-    place = None
-    if mesh is not None:
-        data = replicate(data, mesh)
-        place = lambda tree: replicate(tree, mesh)  # noqa: E731
+    data, place = replicated_on(mesh, data)
     return drive(state, data, key,
                  program=lambda k: compiled_fused(loss_fn, sampler, k, mesh, microbatches),
                  num_steps=num_steps, steps_per_call=steps_per_call,
                  checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,
                  progress=progress, desc=desc, stop_after=stop_after, place=place)
+
+
+def replicated_on(mesh: Mesh | None, data: Any) -> tuple[Any, Callable[[Any], Any] | None]:
+    """``(data, place)`` for :func:`drive`: with a mesh, ``data`` replicated on it and a
+    ``place`` that replicates the state there; without one, ``data`` as is and None."""
+    if mesh is None:
+        return data, None
+    return replicate(data, mesh), lambda tree: replicate(tree, mesh)
 
 
 def drive(
