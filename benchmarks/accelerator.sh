@@ -7,8 +7,9 @@
 # OUT_DIR: where the JSON reports and one log go (default: $OUT, else
 # runs/bench/accelerator); PROFILE: full (default) or tiny (seconds: a check of this
 # script). Needs the package importable (installed, or run from the repository root,
-# which this script puts on PYTHONPATH) and, for the reference rows, torch; PYTHON
-# picks the interpreter (default python3). Each benchmark has its own time limit, so
+# which this script puts on PYTHONPATH) and, for the reference rows, torch (run on
+# the GPU when torch sees one: JTSGEN_BENCH_TORCH_DEVICE=cuda, unless already set);
+# PYTHON picks the interpreter (default python3). Each benchmark has its own time limit, so
 # one that hangs or fails does not cost the others (9.5 minutes at most in all, inside
 # a 10-minute call); the exit status is 1 if any did.
 # Writes 5 files: devices.txt, train_step.json, diffusion_sampling.json,
@@ -35,6 +36,12 @@ limited() {  # limited SECONDS NAME ARGS...: run, append to the log, note a fail
 }
 
 limited 30 devices "$py" -c "import jax; print(jax.__version__, jax.devices())"
+# the PyTorch references run on the GPU too where torch sees one
+if [ -z "${JTSGEN_BENCH_TORCH_DEVICE:-}" ] && "$py" -c \
+    "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" >> "$log" 2>&1; then
+  export JTSGEN_BENCH_TORCH_DEVICE=cuda
+fi
+echo "torch device: ${JTSGEN_BENCH_TORCH_DEVICE:-cpu}" | tee -a "$log"
 cp "$log" "$out/devices.txt"
 limited 300 train_step "$py" -m benchmarks.train_step --profile "$profile" \
   --out "$out/train_step.json"

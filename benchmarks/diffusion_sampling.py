@@ -38,7 +38,7 @@ from typing import Any
 
 import jax
 
-from benchmarks import harness
+from benchmarks import harness, reference
 from benchmarks.train_step import (
     SKIPPED,
     measure,
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
     config = {"profile": args.profile, "sizes": dataclasses.asdict(p), "denoiser": "mlp (seed 000)",
               "torch": "enabled" if use_torch else SKIPPED,
               "torch_threads": f"set_num_threads({usable_cores()}) and 1; speed-ups use the faster",
+              "torch_device": (reference.torch_device() or "cpu") if use_torch else None,
+              "devices": [str(d) for d in jax.devices()],
               "load_average": os.getloadavg()}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
     print(f"wrote {args.out}")

@@ -146,10 +146,11 @@ def torch_runners(make_step: Callable[[], Callable]) -> dict[int, Callable[[], A
     sets its thread count before every call, so they can be interleaved."""
     import torch
 
+    device = reference.torch_device()
     runners = {}
     for threads in sorted({usable_cores(), 1}, reverse=True):
         torch.set_num_threads(threads)
-        step = make_step()
+        step = reference.on_device(make_step, device)
 
         def run(step=step, threads=threads):
             torch.set_num_threads(threads)
@@ -193,6 +194,8 @@ def measure(jax_variants: list[dict], make_torch_step: Callable[[], Callable] | 
     if make_torch_step is None:
         rows.append(skipped_row(**base))
     version = _torch_version() if torch_fns else None
+    if torch_fns and reference.torch_device():
+        version = f"{version} on {reference.torch_device()}"
     for threads in torch_fns:
         r = res[f"torch:{threads}"]
         rows.append({**base, "impl": "torch", "ms_per_step": r["median_s"] * 1e3, "n": r["n"],
@@ -507,6 +510,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = {"profile": args.profile, "sizes": dataclasses.asdict(p),
               "torch": "enabled" if use_torch else SKIPPED,
               "torch_threads": f"set_num_threads({usable_cores()}) and 1; speed-ups use the faster",
+              "torch_device": (reference.torch_device() or "cpu") if use_torch else None,
               "devices": [str(d) for d in jax.devices()],
               "peak": peak, "model_flops": fl, "lstm_vae_best_config": seed_facts["cfg"],
               "load_average": os.getloadavg()}

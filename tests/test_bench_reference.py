@@ -113,3 +113,17 @@ def test_rcgan_pack_puts_group_members_side_by_side():
     # group 0 at t=1: [x(b0), y(b0), x(b1), y(b1)]
     assert packed[0, 1].tolist() == [1.0, -1.0, 3.0, -1.0]
     assert packed[1, 0].tolist() == [4.0, -1.0, 6.0, -1.0]
+
+
+def test_references_run_on_the_device_the_benchmarks_name(monkeypatch):
+    from benchmarks import reference, train_step
+
+    monkeypatch.setenv(reference.DEVICE_VARIABLE, "cpu")
+    assert reference.torch_device() == "cpu"
+    runners = train_step.torch_runners(lambda: lstm_vae.make_lstm_vae_step(batch=4, seq_len=6))
+    assert runners and all(math.isfinite(run()) for run in runners.values())
+    monkeypatch.setenv(reference.DEVICE_VARIABLE, "no-such-device")
+    with pytest.raises(InputError, match=reference.DEVICE_VARIABLE):
+        reference.torch_device()
+    monkeypatch.delenv(reference.DEVICE_VARIABLE)
+    assert reference.torch_device() is None
