@@ -194,8 +194,9 @@ def measure(jax_variants: list[dict], make_torch_step: Callable[[], Callable] | 
     if make_torch_step is None:
         rows.append(skipped_row(**base))
     version = _torch_version() if torch_fns else None
-    if torch_fns and reference.torch_device():
-        version = f"{version} on {reference.torch_device()}"
+    device = reference.torch_device() if torch_fns else None
+    if device:
+        version = f"{version} on {device}"
     for threads in torch_fns:
         r = res[f"torch:{threads}"]
         rows.append({**base, "impl": "torch", "ms_per_step": r["median_s"] * 1e3, "n": r["n"],
@@ -405,7 +406,7 @@ def rcgan_rows(p: Profile, use_torch: bool) -> list[dict]:
         def make_torch():
             return make_rcgan_critic_step(p.gen_batch, p.gen_seq_len, pac=4)
     rows = measure(variants, make_torch, base, p.interleave)
-    _keep_best_speedup([r for r in rows if r["impl"] == "torch" or not r.get("devices")])
+    _keep_best_speedup([r for r in rows if not r.get("devices")])
     return rows
 
 

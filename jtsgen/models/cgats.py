@@ -44,9 +44,9 @@ from jtsgen.train import (
     adam,
     create_state,
     fit,
+    for_one_device,
     per_device_rows,
     sample_rows,
-    to_default_device,
 )
 
 VARIANTS = ("cgats", "cvae")
@@ -180,11 +180,6 @@ def posterior(c: CGATSConfig, enc_params, x_btc, y_bt, chunk: int = 256):
     return mu, logvar
 
 
-def _one_device(params, mesh: Mesh | None):
-    """Trained parameters for one-device code: copied off ``mesh`` when it trained there."""
-    return params if mesh is None else to_default_device(params)
-
-
 @functools.cache
 def _stage1_sampler(batch_size: int, seq_len: int, max_segments: int):
     """``(key, (x_normal, label model arrays)) -> (x_batch, y_occlusion_batch)``."""
@@ -267,7 +262,7 @@ class CGATS:
                 num_steps=c.stage1_steps, desc="c-gats stage 1",
                 checkpoint_dir=Path(checkpoint_dir) / "stage1" if checkpoint_dir else None,
                 **self._common(progress, mesh))
-        self.enc_params = _one_device(r.state.params["enc"], mesh)
+        self.enc_params = for_one_device(r.state.params["enc"], mesh)
         self.history["stage1"] = r.history
         y_occ = sample_labels(lm, jax.random.fold_in(key, 1), int((~anomalous).sum()))
         self._fit_latent_prior(jax.random.fold_in(key, 2), x[~anomalous], np.asarray(y_occ))
@@ -297,7 +292,7 @@ class CGATS:
                 checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
                 **self._common(progress, mesh))
         self.history["stage2"] = r.history
-        params = _one_device(r.state.params, mesh)
+        params = for_one_device(r.state.params, mesh)
         if c.variant == "cgats":
             self.dec_params = params
         else:

@@ -19,7 +19,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jtsgen.models import ddpm, rcgan, rcgan_fit
-from jtsgen.train import adam, create_state, fit, sample_rows, to_default_device
+from jtsgen.train import adam, create_state, fit, for_one_device, sample_rows
 
 Generate = Callable[[jax.Array, np.ndarray], np.ndarray]
 
@@ -56,7 +56,7 @@ def train_baselines(
                         batch_size=batch_size, num_steps=num_steps,
                         steps_per_call=min(10, num_steps), progress=progress,
                         checkpoint_dir=ckpt / "rcgan" if ckpt else None, mesh=mesh)
-    gan_params = to_default_device(gan.state.gen.params) if mesh else gan.state.gen.params
+    gan_params = for_one_device(gan.state.gen.params, mesh)
 
     dm_cfg = ddpm.DDPMConfig(seq_len=seq_len, channels=channels, denoiser="temporal",
                              conditional=True, guidance=1.0)

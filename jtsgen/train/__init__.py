@@ -10,6 +10,7 @@ from jtsgen.train.loop import FitResult, TrainingDiverged, fit
 from jtsgen.train.packed import PackedLayout, make_packed_train_step
 from jtsgen.train.parallel import (
     data_mesh,
+    for_one_device,
     local_mesh,
     make_data_parallel_fused_steps,
     make_data_parallel_step,
@@ -38,6 +39,7 @@ __all__ = [
     "data_mesh",
     "fit",
     "fit_ensemble",
+    "for_one_device",
     "init_replicas",
     "local_mesh",
     "make_ensemble_fused_steps",

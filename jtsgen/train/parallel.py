@@ -72,6 +72,12 @@ def to_default_device(tree: Any) -> Any:
     return jax.tree.map(lambda a: jnp.asarray(np.asarray(a)), tree)
 
 
+def for_one_device(tree: Any, mesh: Mesh | None) -> Any:
+    """``tree`` (e.g. trained parameters) for one-device code: copied off ``mesh`` with
+    :func:`to_default_device` when it lives there, as it is without a mesh."""
+    return tree if mesh is None else to_default_device(tree)
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Places every leaf of ``tree`` fully replicated on ``mesh``."""
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
@@ -100,12 +106,14 @@ def make_sharded_train_step(loss_fn: LossFn, mesh: Mesh, *, donate: bool = True)
     )
 
 
-def pmean_flat(tree: Any, axis: str) -> Any:
-    """``tree``'s mean over the devices of mesh axis ``axis`` (inside ``shard_map``), as
-    one all-reduce of all leaves flattened into a single vector (one collective per
-    step instead of one per parameter array). Leaves must share a float dtype."""
+def pmean_flat(tree: Any, axis: str, scale: float = 1.0) -> Any:
+    """``tree``'s mean over the devices of mesh axis ``axis`` (inside ``shard_map``),
+    times ``scale``, as one all-reduce of all leaves flattened into a single vector
+    (one collective per step instead of one per parameter array). Leaves must share
+    a float dtype."""
     flat, unravel = ravel_pytree(tree)
-    return unravel(jax.lax.pmean(flat, axis))
+    mean = jax.lax.pmean(flat, axis)
+    return unravel(mean if scale == 1.0 else mean * scale)
 
 
 def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
@@ -135,8 +143,7 @@ def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
                             ({"loss": loss0, **aux0}, state.params))
         (metrics, grads), _ = jax.lax.scan(accumulate, zero,
                                            (chunks, jnp.arange(microbatches)))
-        metrics, grads = jax.tree.map(lambda a: a / microbatches,
-                                      pmean_flat((metrics, grads), axis))
+        metrics, grads = pmean_flat((metrics, grads), axis, scale=1.0 / microbatches)
         state = state.apply_gradients(grads=grads)
         return state, {**metrics, "grad_norm": optax.global_norm(grads)}
 
