@@ -31,7 +31,6 @@ setting), ``speedup_sampling_1000`` (1000 steps, batch 16),
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from typing import Any
@@ -113,9 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = {"profile": args.profile, "sizes": dataclasses.asdict(p), "denoiser": "mlp (seed 000)",
               "torch": "enabled" if use_torch else SKIPPED,
               "torch_threads": f"set_num_threads({usable_cores()}) and 1; speed-ups use the faster",
-              "torch_device": (reference.torch_device() or "cpu") if use_torch else None,
-              "devices": [str(d) for d in jax.devices()],
-              "load_average": os.getloadavg()}
+              "torch_device": (reference.torch_device() or "cpu") if use_torch else None}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
     print(f"wrote {args.out}")
     return summary

@@ -34,7 +34,6 @@ and its compile time is reported on every sequential row.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import time
 from typing import Any
@@ -189,9 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
     harness.print_table(rows, COLUMNS)
     print_summary(summary)
     config = {"profile": args.profile, "sizes": dataclasses.asdict(p), "model": cfg,
-              "throughput": "aggregate optimiser steps per second over all replicas",
-              "devices": [str(d) for d in jax.devices()],
-              "load_average": os.getloadavg()}
+              "throughput": "aggregate optimiser steps per second over all replicas"}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
     print(f"wrote {args.out}")
     return summary

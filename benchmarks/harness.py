@@ -199,7 +199,8 @@ def _memory_gib() -> float | None:
 
 
 def machine_info() -> dict[str, Any]:
-    """Facts about the machine: platform, CPU model, cores, memory, JAX devices."""
+    """Facts about the machine: platform, CPU model, cores, memory, load average (1, 5,
+    15 min, when the report is written: a busy shared host shows here), JAX devices."""
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -211,6 +212,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpu_usable": usable,
         "memory_gib": _memory_gib(),
+        "load_average": os.getloadavg(),
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }

@@ -42,7 +42,6 @@ of the warm total; null when ``cgats_sines`` is not run), and ``pipeline_{name}_
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import tempfile
 import time
@@ -262,8 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {key} = {value:.4g}" if value is not None else f"  {key} = null")
     report_config = {"profile": args.profile, "experiments": names,
                      "experiment_configs": configs, "quality_of_warm_runs": scores,
-                     "passes": "cold (with compilation) then warm, same keys",
-                     "load_average": os.getloadavg()}
+                     "passes": "cold (with compilation) then warm, same keys"}
     harness.write_report(args.out, config=report_config, rows=rows, summary=summary)
     print(f"wrote {args.out}")
     return summary

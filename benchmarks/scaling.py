@@ -184,8 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
               "scaling": "weak: fixed per-device batch",
               "programs": {"sharded step": "make_sharded_train_step, one step per call",
                            "fit program": f"make_data_parallel_fused_steps, {p.fused_k} "
-                                          "steps per call (as fit(mesh=) trains), per step"},
-              "load_average": os.getloadavg()}
+                                          "steps per call (as fit(mesh=) trains), per step"}}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
     print(f"wrote {args.out}")
     return summary

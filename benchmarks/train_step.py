@@ -512,9 +512,7 @@ def main(argv: list[str] | None = None) -> dict:
               "torch": "enabled" if use_torch else SKIPPED,
               "torch_threads": f"set_num_threads({usable_cores()}) and 1; speed-ups use the faster",
               "torch_device": (reference.torch_device() or "cpu") if use_torch else None,
-              "devices": [str(d) for d in jax.devices()],
-              "peak": peak, "model_flops": fl, "lstm_vae_best_config": seed_facts["cfg"],
-              "load_average": os.getloadavg()}
+              "peak": peak, "model_flops": fl, "lstm_vae_best_config": seed_facts["cfg"]}
     harness.write_report(args.out, config=config, rows=rows, summary=summary)
     print(f"wrote {args.out}")
     return summary

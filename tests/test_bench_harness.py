@@ -98,6 +98,7 @@ def test_write_report_round_trips_and_creates_parents(tmp_path):
     assert data["rows"][1] == {"name": "b", "n": 3}
     assert data["summary"] == {"speedup": 2.5}
     assert data["machine"]["cpu_count"] >= 1
+    assert len(data["machine"]["load_average"]) == 3  # 1, 5 and 15 minutes
     assert data["versions"]["python"] == sys.version.split()[0]
     assert [p.name for p in path.parent.iterdir()] == ["bench.json"]  # no temp file left
 
