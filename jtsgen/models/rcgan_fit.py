@@ -121,7 +121,7 @@ def fit(
     each drawing ``batch_size / devices`` rows (a multiple of ``pac``) from all of
     ``data`` with its own noise; every critic and generator update averages the
     devices' gradients. The returned state is replicated on ``mesh``
-    (``jtsgen.train.to_default_device`` for one-device code); checkpoints resume on
+    (``jtsgen.train.for_one_device(params, mesh)`` for one-device code); checkpoints resume on
     any mesh. Noise draws depend on the number of devices.
     """
     rows = per_device_rows(batch_size, mesh)
