@@ -39,6 +39,7 @@ import jax
 
 from benchmarks import harness, reference
 from benchmarks.train_step import (
+    FULL_INTERLEAVE,
     SKIPPED,
     measure,
     print_summary,
@@ -61,7 +62,7 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile((50, 1000), (16, 1024), 100, 32, dict(rounds=10, min_round_s=0.3, min_calls=1)),
+    "full": Profile((50, 1000), (16, 1024), 100, 32, dict(FULL_INTERLEAVE)),
     "tiny": Profile((5, 10), (4,), 16, 8, dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
 

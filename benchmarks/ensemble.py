@@ -44,7 +44,7 @@ import optax
 from jax.sharding import Mesh
 
 from benchmarks import harness
-from benchmarks.train_step import print_summary
+from benchmarks.train_step import FULL_INTERLEAVE, print_summary
 from jtsgen.data.sines import make_sines
 from jtsgen.models import lstm_vae
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
@@ -60,7 +60,7 @@ from jtsgen.train import (
 )
 
 COLUMNS = ["mode", "replicas", "padded_to", "steps_per_call", "s_per_round", "steps_per_s",
-           "compile_s", "n", "spread", "speedup", "speedup_spread"]
+           "compile_s", "n", "rounds", "spread", "speedup", "speedup_spread"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +76,7 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile((1, 5, 8, 32), 16, 100, 32, 4, 10, 256,
-                    dict(rounds=10, min_round_s=0.3, min_calls=1)),
+    "full": Profile((1, 5, 8, 32), 16, 100, 32, 4, 10, 256, dict(FULL_INTERLEAVE)),
     "tiny": Profile((2,), 4, 6, 8, 2, 2, 16, dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
 
@@ -146,7 +145,9 @@ def sequential_mode(p: Profile, program, data, replicas: int) -> dict[str, Any]:
 def time_modes(p: Profile, modes: list[dict], replicas: int) -> list[dict]:
     """Times the modes of one K in interleaved rounds; the first is the sequential
     baseline, and every other row's ``speedup`` is paired with it round by round."""
-    res = harness.time_interleaved({i: m["run"] for i, m in enumerate(modes)}, **p.interleave)
+    res = harness.time_interleaved({i: m["run"] for i, m in enumerate(modes)},
+                                   spread_of=harness.paired_spread_of([0], range(1, len(modes))),
+                                   **p.interleave)
     base = res[0]["round_median_s"]
     rows = []
     for i, m in enumerate(modes):
@@ -164,7 +165,8 @@ def _row(mode, replicas, p, res, compile_s):
     steps = replicas * p.steps_per_call
     return {"mode": mode, "replicas": replicas, "steps_per_call": p.steps_per_call,
             "s_per_round": res["median_s"], "steps_per_s": steps / res["median_s"],
-            "compile_s": compile_s, "n": res["n"], "spread": res["spread"]}
+            "compile_s": compile_s, "n": res["n"], "spread": res["spread"],
+            "rounds": res["rounds"], "converged": res["converged"]}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -103,6 +103,9 @@ def time_interleaved(
     fns: Mapping[str, Callable[[], Any]],
     *,
     rounds: int = 8,
+    max_rounds: int | None = None,
+    target_spread: float | None = None,
+    spread_of: Callable[[Mapping[str, Sequence[float]]], float] | None = None,
     min_round_s: float = 0.2,
     min_calls: int = 2,
     warmup: int = 1,
@@ -112,26 +115,42 @@ def time_interleaved(
     On a shared VM the speed of the whole machine drifts by tens of percent over
     seconds; timing A for ten seconds and then B for ten seconds puts that drift
     into the ratio A/B. Here each round times every ``fn`` in turn (at least
-    ``min_calls`` calls and ``min_round_s`` seconds each), ``rounds`` times, after
-    ``warmup`` untimed calls of each. A ratio is then taken per round
-    (:func:`paired_ratio`) and summarised by its median over rounds.
+    ``min_calls`` calls and ``min_round_s`` seconds each), after ``warmup``
+    untimed calls of each. A ratio is then taken per round (:func:`paired_ratio`)
+    and summarised by its median over rounds.
+
+    Repetition: ``rounds`` rounds at least. With ``target_spread``, rounds are
+    added (up to ``max_rounds``, default ``3 * rounds``) until the spread is at
+    most ``target_spread``: ``spread_of(round_medians)``, given each name's
+    per-round medians so far -- by default the largest relative spread (IQR /
+    median) of any callable's round medians; a benchmark that reports ratios
+    passes the spread of its paired ratios, which drift moves less.
 
     Returns, per name: ``median_s`` (over all timed calls), ``min_s``, ``n``,
-    ``spread`` (IQR / median over all calls) and ``round_median_s`` (one median
-    per round, in round order).
+    ``spread`` (IQR / median over all calls), ``round_median_s`` (one median
+    per round, in round order), ``rounds`` and ``converged`` (whether the spread
+    target was met; None without a target).
     """
+    max_rounds = rounds if target_spread is None else (
+        3 * rounds if max_rounds is None else max_rounds)
     if rounds < 1:
         raise InputError("rounds", f"must be >= 1, got {rounds}")
+    if max_rounds < rounds:
+        raise InputError("max_rounds", f"must be >= rounds ({rounds}), got {max_rounds}")
     if min_calls < 1:
         raise InputError("min_calls", f"must be >= 1, got {min_calls}")
     if warmup < 0:
         raise InputError("warmup", f"must be >= 0, got {warmup}")
+    if spread_of is None:
+        def spread_of(per_round):
+            return max(_relative_spread(t) for t in per_round.values())
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     per_round: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
+    converged = None
+    for done in range(1, max_rounds + 1):
         for name, fn in fns.items():
             this_round: list[float] = []
             while len(this_round) < min_calls or sum(this_round) < min_round_s:
@@ -140,8 +159,13 @@ def time_interleaved(
                 this_round.append(time.perf_counter() - start)
             times[name] += this_round
             per_round[name].append(statistics.median(this_round))
+        if target_spread is not None and done >= rounds:
+            converged = spread_of(per_round) <= target_spread
+            if converged:
+                break
     return {name: {"median_s": statistics.median(t), "min_s": min(t), "n": len(t),
-                   "spread": _relative_spread(t), "round_median_s": per_round[name]}
+                   "spread": _relative_spread(t), "round_median_s": per_round[name],
+                   "rounds": len(per_round[name]), "converged": converged}
             for name, t in times.items()}
 
 
@@ -167,6 +191,21 @@ def paired_ratio(
                              f"has {len(ref)} rounds, the measured variant {len(rounds)}")
     ratios = [min(ref[r] for ref in reference_rounds) / t for r, t in enumerate(rounds)]
     return {"ratio": statistics.median(ratios), "spread": _relative_spread(ratios)}
+
+
+def paired_spread_of(references: Sequence[str], measured: Sequence[str]
+                     ) -> Callable[[Mapping[str, Sequence[float]]], float] | None:
+    """A ``spread_of`` for :func:`time_interleaved`: the largest spread of the measured
+    callables' paired ratios against the references (:func:`paired_ratio`); None
+    (the default, each callable's own spread) when either list is empty."""
+    if not references or not measured:
+        return None
+
+    def spread(per_round: Mapping[str, Sequence[float]]) -> float:
+        refs = [per_round[name] for name in references]
+        return max(paired_ratio(refs, per_round[name])["spread"] for name in measured)
+
+    return spread
 
 
 def time_compile(fn: Callable[[], Any]) -> float:

@@ -32,7 +32,9 @@ times each in turn, so a slow minute of the shared machine slows all of them.
 A row's ``speedup`` is the median over rounds of (fastest torch thread setting
 in that round) / (the row in that round), with ``speedup_spread`` the IQR /
 median of those per-round ratios (:func:`benchmarks.harness.paired_ratio`).
-torch runs with ``torch.set_num_threads(cores)`` and with one thread (both rows
+A ``full`` run takes 10 rounds and adds rounds, up to 20, until every row's
+paired-ratio spread is at most 0.15 (``FULL_INTERLEAVE``; rows record
+``rounds`` and ``converged``). torch runs with ``torch.set_num_threads(cores)`` and with one thread (both rows
 are reported), so a thread setting that suits this machine badly cannot inflate
 the ratio. Without torch (or with ``JTSGEN_BENCH_NO_TORCH=1``) reference rows
 read "skipped: torch not installed" and speed-ups are null. The FLOP-utilisation
@@ -90,7 +92,7 @@ from jtsgen.train.parallel import jit_over_data
 
 SKIPPED = "skipped: torch not installed"
 COLUMNS = ["benchmark", "impl", "variant", "batch", "seq_len", "ms_per_step", "compile_s", "n",
-           "spread", "speedup", "speedup_spread", "status"]
+           "rounds", "spread", "speedup", "speedup_spread", "status"]
 
 
 def torch_enabled() -> bool:
@@ -98,6 +100,12 @@ def torch_enabled() -> bool:
     if os.environ.get("JTSGEN_BENCH_NO_TORCH", "") not in ("", "0"):
         return False
     return reference.torch_available()
+
+
+# Full runs: 10 interleaved rounds, then more (up to 20) until the paired ratios'
+# spread (IQR / median over rounds) is at most 0.15.
+FULL_INTERLEAVE = dict(rounds=10, max_rounds=20, target_spread=0.15, min_round_s=0.3,
+                       min_calls=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +127,7 @@ class Profile:
 
 PROFILES = {
     "full": Profile(100, 32, 4, (16, 256), (1, 2, 4, 8), 20, 240, 64, (1, 2), (4, 8),
-                    dict(rounds=10, min_round_s=0.3, min_calls=1)),
+                    dict(FULL_INTERLEAVE)),
     "tiny": Profile(4, 8, 2, (4,), (1,), 2, 8, 8, (1,), (2, 4),
                     dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
@@ -178,14 +186,17 @@ def measure(jax_variants: list[dict], make_torch_step: Callable[[], Callable] | 
     fns = {f"jax:{i}": v["run"] for i, v in enumerate(jax_variants)}
     torch_fns = torch_runners(make_torch_step) if make_torch_step is not None else {}
     fns.update({f"torch:{threads}": fn for threads, fn in torch_fns.items()})
-    res = harness.time_interleaved(fns, **interleave)
+    spread_of = harness.paired_spread_of([f"torch:{threads}" for threads in torch_fns],
+                                         [f"jax:{i}" for i in range(len(jax_variants))])
+    res = harness.time_interleaved(fns, spread_of=spread_of, **interleave)
     ref_rounds = [res[f"torch:{threads}"]["round_median_s"] for threads in torch_fns]
     rows = []
     for i, v in enumerate(jax_variants):
         r, k = res[f"jax:{i}"], v["per_call"]
         extra = {key: val for key, val in v.items() if key not in ("run", "per_call")}
         row = {**base, "impl": "jax", **extra, "ms_per_step": r["median_s"] * 1e3 / k,
-               "n": r["n"], "spread": r["spread"], "status": "ok", "speedup": None,
+               "n": r["n"], "spread": r["spread"], "rounds": r["rounds"],
+               "converged": r["converged"], "status": "ok", "speedup": None,
                "speedup_spread": None}
         if ref_rounds:
             paired = harness.paired_ratio(ref_rounds, [t / k for t in r["round_median_s"]])
@@ -238,7 +249,8 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
                          "compile_s": compile_s, "unroll": unroll})
     # The packed and fused variants use the unroll that won a short interleaved pre-run.
     quick = harness.time_interleaved({v["unroll"]: v["run"] for v in variants},
-                                     **{**p.interleave, "rounds": min(2, p.interleave["rounds"])})
+                                     **{**p.interleave, "rounds": min(2, p.interleave["rounds"]),
+                                        "max_rounds": None, "target_spread": None})
     cfg = config(min(quick, key=lambda u: quick[u]["median_s"]))
     state = fresh_state(cfg)
     layout = PackedLayout.of(state)

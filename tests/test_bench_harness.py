@@ -68,6 +68,44 @@ def test_time_interleaved_rejects_bad_arguments():
         harness.time_interleaved({"a": _cheap}, rounds=0)
     with pytest.raises(InputError, match="min_calls"):
         harness.time_interleaved({"a": _cheap}, min_calls=0)
+    with pytest.raises(InputError, match="max_rounds"):
+        harness.time_interleaved({"a": _cheap}, rounds=4, max_rounds=2, target_spread=0.1)
+
+
+def test_time_interleaved_adds_rounds_until_the_spread_target_is_met():
+    seen = []
+
+    def spread_of(per_round):
+        seen.append(len(per_round["a"]))
+        return 1.0 if len(per_round["a"]) < 5 else 0.0  # small from round 5 on
+
+    res = harness.time_interleaved({"a": _cheap, "b": _cheap}, rounds=3, max_rounds=9,
+                                   target_spread=0.1, spread_of=spread_of, min_round_s=0.0,
+                                   min_calls=1)
+    assert seen == [3, 4, 5]  # checked from the minimum number of rounds on
+    assert res["a"]["rounds"] == res["b"]["rounds"] == 5 and res["a"]["converged"] is True
+    assert len(res["b"]["round_median_s"]) == 5
+
+
+def test_time_interleaved_stops_at_max_rounds_when_the_spread_stays_large():
+    res = harness.time_interleaved({"a": _cheap}, rounds=2, max_rounds=4, target_spread=0.1,
+                                   spread_of=lambda per_round: 1.0, min_round_s=0.0, min_calls=1)
+    assert res["a"]["rounds"] == 4 and res["a"]["converged"] is False
+
+
+def test_time_interleaved_without_a_target_runs_exactly_the_rounds_asked():
+    res = harness.time_interleaved({"a": _cheap}, rounds=3, min_round_s=0.0, min_calls=1)
+    assert res["a"]["rounds"] == 3 and res["a"]["converged"] is None
+
+
+def test_paired_spread_of_is_the_largest_paired_ratio_spread():
+    per_round = {"ref": [10.0, 10.0, 10.0, 10.0, 10.0], "steady": [1.0] * 5,
+                 "noisy": [1.0, 2.0, 1.0, 2.0, 1.0]}
+    spread_of = harness.paired_spread_of(["ref"], ["steady", "noisy"])
+    noisy = harness.paired_ratio([per_round["ref"]], per_round["noisy"])["spread"]
+    assert noisy > 0
+    assert spread_of(per_round) == pytest.approx(noisy)
+    assert harness.paired_spread_of([], ["steady"]) is None
 
 
 def test_paired_ratio_takes_the_fastest_reference_in_each_round():
