@@ -24,9 +24,10 @@ every stage. Experiments (all by default):
 * ``lstm_vae`` — :mod:`experiments.lstm_vae`: ``data``, ``train``, ``generate``,
   ``evaluate`` (fidelity report). No checkpoints are written.
 
-``--devices N`` sets ``devices`` in the configs that have it (``cgats_sines``,
+``--devices N`` sets ``devices`` in the experiments' configs (``cgats_sines``,
 ``lstm_vae``: their training runs data parallel over N devices; the command line
-emulates one CPU device per core).
+emulates one CPU device per core); with N > 1, naming an experiment that trains
+on one device only is an error, raised before anything runs.
 
 Every experiment runs twice in one process with the same keys: the first
 ("cold") pass includes tracing and compilation, the second ("warm") reuses what
@@ -238,13 +239,18 @@ def main(argv: list[str] | None = None) -> dict:
         raise InputError("--experiments", f"unknown or empty {unknown}; choose from "
                          f"{', '.join(EXPERIMENTS)}")
     rows: list[dict] = []
-    configs, scores = {}, {}
+    scores = {}
     summary: dict[str, Any] = {"pipeline_cold_s": None, "pipeline_warm_s": None,
                                "pipeline_train_share": None}
+    configs = {name: EXPERIMENTS[name][0](args.profile) for name in names}
+    if args.devices != 1:
+        single = [n for n in names if not hasattr(configs[n], "devices")]
+        if single:
+            raise InputError("--devices", f"{', '.join(single)}: no `devices` setting, it "
+                             "trains on one device; time it without --devices (experiments "
+                             "with the setting: cgats_sines, lstm_vae)")
+        configs = {n: dataclasses.replace(c, devices=args.devices) for n, c in configs.items()}
     for name in names:
-        configs[name] = EXPERIMENTS[name][0](args.profile)
-        if hasattr(configs[name], "devices"):
-            configs[name] = dataclasses.replace(configs[name], devices=args.devices)
         exp_rows, scores[name] = time_experiment(name, configs[name])
         rows += exp_rows
         total = exp_rows[-1]

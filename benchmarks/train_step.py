@@ -28,17 +28,18 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
 Timing: compilation is timed separately (``lower().compile()``). The steady
 state of every variant of a benchmark and of its torch reference is timed in
 interleaved rounds (:func:`benchmarks.harness.time_interleaved`): each round
-times each in turn, so a slow minute of the shared machine slows all of them.
-A row's ``speedup`` is the median over rounds of (fastest torch thread setting
-in that round) / (the row in that round), with ``speedup_spread`` the IQR /
-median of those per-round ratios (:func:`benchmarks.harness.paired_ratio`).
-A ``full`` run takes 10 rounds and adds rounds, up to 20, until every row's
-paired-ratio spread is at most 0.15 (``FULL_INTERLEAVE``; rows record
-``rounds`` and ``converged``). torch runs with ``torch.set_num_threads(cores)`` and with one thread (both rows
-are reported), so a thread setting that suits this machine badly cannot inflate
-the ratio. Without torch (or with ``JTSGEN_BENCH_NO_TORCH=1``) reference rows
-read "skipped: torch not installed" and speed-ups are null. The FLOP-utilisation
-line is derived in :mod:`benchmarks.flops`.
+times each in turn, so a slow minute of the shared machine slows all of them. A
+row's ``speedup`` is the median over rounds of (fastest torch thread setting in
+that round) / (the row in that round), with ``speedup_spread`` the IQR / median
+of those per-round ratios (:func:`benchmarks.harness.paired_ratio`). A ``full``
+run takes 10 rounds and adds rounds, up to 20, until every row's paired-ratio
+spread is at most 0.15 (``FULL_INTERLEAVE``; rows record ``rounds`` and
+``converged``). torch runs with ``torch.set_num_threads(cores)`` and with one
+thread (both rows are reported), so a thread setting that suits this machine
+badly cannot inflate the ratio. Without torch (or with
+``JTSGEN_BENCH_NO_TORCH=1``) reference rows read "skipped: torch not installed"
+and speed-ups are null. The FLOP-utilisation line is derived in
+:mod:`benchmarks.flops`.
 
 For ``X`` in ``seed_config`` and ``batch256``: ``speedup_X`` is the faster of
 ``speedup_one_device_X`` (best one-device single-call row) and

@@ -199,6 +199,11 @@ def test_pipeline_times_only_the_experiments_asked_for(tmp_path):
     assert summary["pipeline_warm_s"] is None and summary["pipeline_lstm_vae_warm_s"] > 0
     with pytest.raises(InputError, match="--experiments"):
         pipeline.main(["--profile", "tiny", "--out", str(out), "--experiments", "nope"])
+    refused = tmp_path / "refused.json"
+    with pytest.raises(InputError, match="vae_anomaly"):  # trains on one device only
+        pipeline.main(["--profile", "tiny", "--out", str(refused), "--experiments",
+                       "lstm_vae,vae_anomaly", "--devices", "2"])
+    assert not refused.exists()
 
 
 def test_ensemble_command_line_splits_replicas_over_emulated_cores(tmp_path):
