@@ -49,7 +49,7 @@ from jtsgen.models import ddpm
 from jtsgen.runtime import reexec_with_host_tunables, usable_cores
 
 COLUMNS = ["benchmark", "impl", "variant", "steps", "batch", "ms_per_chain", "compile_s", "n",
-           "spread", "speedup", "speedup_spread", "status"]
+           "rounds", "spread", "speedup", "speedup_spread", "status"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -212,8 +212,8 @@ def measure(jax_variants: list[dict], make_torch_step: Callable[[], Callable] | 
     for threads in torch_fns:
         r = res[f"torch:{threads}"]
         rows.append({**base, "impl": "torch", "ms_per_step": r["median_s"] * 1e3, "n": r["n"],
-                     "spread": r["spread"], "threads": threads, "status": "ok",
-                     "variant": f"torch {version}, {threads} thread(s)"})
+                     "spread": r["spread"], "rounds": r["rounds"], "threads": threads,
+                     "status": "ok", "variant": f"torch {version}, {threads} thread(s)"})
     return rows
 
 
