@@ -157,6 +157,7 @@ def time_modes(p: Profile, modes: list[dict], replicas: int) -> list[dict]:
         if i:
             paired = harness.paired_ratio([base], res[i]["round_median_s"])
             row["speedup"], row["speedup_spread"] = paired["ratio"], paired["spread"]
+            row["speedup_uncertainty"] = paired["uncertainty"]
         rows.append(row)
     return rows
 

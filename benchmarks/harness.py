@@ -99,12 +99,21 @@ def time_fn(
     }
 
 
+def median_uncertainty(spread: float, n: int) -> float:
+    """Approximate 95 % confidence half-width of a median, relative to the median, from
+    the relative spread (IQR / median) of its ``n`` samples: ``1.58 * spread / sqrt(n)``
+    (the notches of McGill, Tukey and Larsen's box plots)."""
+    if n < 1:
+        raise InputError("n", f"must be >= 1, got {n}")
+    return 1.58 * spread / math.sqrt(n)
+
+
 def time_interleaved(
     fns: Mapping[str, Callable[[], Any]],
     *,
     rounds: int = 8,
     max_rounds: int | None = None,
-    target_spread: float | None = None,
+    target_uncertainty: float | None = None,
     spread_of: Callable[[Mapping[str, Sequence[float]]], float] | None = None,
     min_round_s: float = 0.2,
     min_calls: int = 2,
@@ -119,19 +128,23 @@ def time_interleaved(
     untimed calls of each. A ratio is then taken per round (:func:`paired_ratio`)
     and summarised by its median over rounds.
 
-    Repetition: ``rounds`` rounds at least. With ``target_spread``, rounds are
-    added (up to ``max_rounds``, default ``3 * rounds``) until the spread is at
-    most ``target_spread``: ``spread_of(round_medians)``, given each name's
-    per-round medians so far -- by default the largest relative spread (IQR /
-    median) of any callable's round medians; a benchmark that reports ratios
-    passes the spread of its paired ratios, which drift moves less.
+    Repetition: ``rounds`` rounds at least. With ``target_uncertainty``, rounds
+    are added (up to ``max_rounds``, default ``3 * rounds``) until the medians
+    are known well enough: :func:`median_uncertainty` of ``spread_of(round
+    medians)`` over the rounds so far is at most ``target_uncertainty``.
+    ``spread_of`` gets each name's per-round medians; by default it is the
+    largest relative spread (IQR / median) of any callable's round medians; a
+    benchmark that reports ratios passes the spread of its paired ratios
+    (:func:`paired_spread_of`), which the machine's drift moves less. (The
+    spread itself does not shrink with more rounds, the uncertainty of the
+    median does.)
 
     Returns, per name: ``median_s`` (over all timed calls), ``min_s``, ``n``,
     ``spread`` (IQR / median over all calls), ``round_median_s`` (one median
-    per round, in round order), ``rounds`` and ``converged`` (whether the spread
-    target was met; None without a target).
+    per round, in round order), ``rounds`` and ``converged`` (whether the
+    uncertainty target was met; None without a target).
     """
-    max_rounds = rounds if target_spread is None else (
+    max_rounds = rounds if target_uncertainty is None else (
         3 * rounds if max_rounds is None else max_rounds)
     if rounds < 1:
         raise InputError("rounds", f"must be >= 1, got {rounds}")
@@ -159,8 +172,8 @@ def time_interleaved(
                 this_round.append(time.perf_counter() - start)
             times[name] += this_round
             per_round[name].append(statistics.median(this_round))
-        if target_spread is not None and done >= rounds:
-            converged = spread_of(per_round) <= target_spread
+        if target_uncertainty is not None and done >= rounds:
+            converged = median_uncertainty(spread_of(per_round), done) <= target_uncertainty
             if converged:
                 break
     return {name: {"median_s": statistics.median(t), "min_s": min(t), "n": len(t),
@@ -180,7 +193,8 @@ def paired_ratio(
       rounds: per-round times of the measured variant.
 
     Returns:
-      ``ratio`` (median over rounds of ``min_ref_r / t_r``) and ``spread``
+      ``ratio`` (median over rounds of ``min_ref_r / t_r``), ``uncertainty``
+      (:func:`median_uncertainty` of the ratios, relative) and ``spread``
       (IQR / median of the per-round ratios).
     """
     if not reference_rounds:
@@ -190,7 +204,9 @@ def paired_ratio(
             raise InputError("reference_rounds",
                              f"has {len(ref)} rounds, the measured variant {len(rounds)}")
     ratios = [min(ref[r] for ref in reference_rounds) / t for r, t in enumerate(rounds)]
-    return {"ratio": statistics.median(ratios), "spread": _relative_spread(ratios)}
+    spread = _relative_spread(ratios)
+    return {"ratio": statistics.median(ratios), "spread": spread,
+            "uncertainty": median_uncertainty(spread, len(ratios))}
 
 
 def paired_spread_of(references: Sequence[str], measured: Sequence[str]

@@ -32,14 +32,15 @@ times each in turn, so a slow minute of the shared machine slows all of them. A
 row's ``speedup`` is the median over rounds of (fastest torch thread setting in
 that round) / (the row in that round), with ``speedup_spread`` the IQR / median
 of those per-round ratios (:func:`benchmarks.harness.paired_ratio`). A ``full``
-run takes 10 rounds and adds rounds, up to 20, until every row's paired-ratio
-spread is at most 0.15 (``FULL_INTERLEAVE``; rows record ``rounds`` and
-``converged``). torch runs with ``torch.set_num_threads(cores)`` and with one
-thread (both rows are reported), so a thread setting that suits this machine
-badly cannot inflate the ratio. Without torch (or with
-``JTSGEN_BENCH_NO_TORCH=1``) reference rows read "skipped: torch not installed"
-and speed-ups are null. The FLOP-utilisation line is derived in
-:mod:`benchmarks.flops`.
+run takes 10 rounds and adds rounds, up to 30, until every row's median ratio is
+known to within ±10 % (``speedup_uncertainty``, the 95 % confidence half-width
+:func:`benchmarks.harness.median_uncertainty`, at most 0.1; ``FULL_INTERLEAVE``;
+rows record ``rounds`` and ``converged``). torch runs with
+``torch.set_num_threads(cores)`` and with one thread (both rows are reported),
+so a thread setting that suits this machine badly cannot inflate the ratio.
+Without torch (or with ``JTSGEN_BENCH_NO_TORCH=1``) reference rows read
+"skipped: torch not installed" and speed-ups are null. The FLOP-utilisation line
+is derived in :mod:`benchmarks.flops`.
 
 For ``X`` in ``seed_config`` and ``batch256``: ``speedup_X`` is the faster of
 ``speedup_one_device_X`` (best one-device single-call row) and
@@ -103,9 +104,9 @@ def torch_enabled() -> bool:
     return reference.torch_available()
 
 
-# Full runs: 10 interleaved rounds, then more (up to 20) until the paired ratios'
-# spread (IQR / median over rounds) is at most 0.15.
-FULL_INTERLEAVE = dict(rounds=10, max_rounds=20, target_spread=0.15, min_round_s=0.3,
+# Full runs: 10 interleaved rounds, then more (up to 30) until every paired ratio's
+# median is known to within ±10 % (95 % confidence, harness.median_uncertainty).
+FULL_INTERLEAVE = dict(rounds=10, max_rounds=30, target_uncertainty=0.1, min_round_s=0.3,
                        min_calls=1)
 
 
@@ -198,10 +199,11 @@ def measure(jax_variants: list[dict], make_torch_step: Callable[[], Callable] | 
         row = {**base, "impl": "jax", **extra, "ms_per_step": r["median_s"] * 1e3 / k,
                "n": r["n"], "spread": r["spread"], "rounds": r["rounds"],
                "converged": r["converged"], "status": "ok", "speedup": None,
-               "speedup_spread": None}
+               "speedup_spread": None, "speedup_uncertainty": None}
         if ref_rounds:
             paired = harness.paired_ratio(ref_rounds, [t / k for t in r["round_median_s"]])
             row["speedup"], row["speedup_spread"] = paired["ratio"], paired["spread"]
+            row["speedup_uncertainty"] = paired["uncertainty"]
         rows.append(row)
     if make_torch_step is None:
         rows.append(skipped_row(**base))
@@ -251,7 +253,7 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
     # The packed and fused variants use the unroll that won a short interleaved pre-run.
     quick = harness.time_interleaved({v["unroll"]: v["run"] for v in variants},
                                      **{**p.interleave, "rounds": min(2, p.interleave["rounds"]),
-                                        "max_rounds": None, "target_spread": None})
+                                        "max_rounds": None, "target_uncertainty": None})
     cfg = config(min(quick, key=lambda u: quick[u]["median_s"]))
     state = fresh_state(cfg)
     layout = PackedLayout.of(state)
@@ -450,7 +452,7 @@ def _keep_best_speedup(rows: list[dict]) -> list[dict]:
     best = min(jax_rows, key=lambda r: r["ms_per_step"])
     for row in jax_rows:
         if row is not best:
-            row["speedup"] = row["speedup_spread"] = None
+            row["speedup"] = row["speedup_spread"] = row["speedup_uncertainty"] = None
     return rows
 
 

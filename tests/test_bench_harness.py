@@ -69,7 +69,7 @@ def test_time_interleaved_rejects_bad_arguments():
     with pytest.raises(InputError, match="min_calls"):
         harness.time_interleaved({"a": _cheap}, min_calls=0)
     with pytest.raises(InputError, match="max_rounds"):
-        harness.time_interleaved({"a": _cheap}, rounds=4, max_rounds=2, target_spread=0.1)
+        harness.time_interleaved({"a": _cheap}, rounds=4, max_rounds=2, target_uncertainty=0.1)
 
 
 def test_time_interleaved_adds_rounds_until_the_spread_target_is_met():
@@ -80,7 +80,7 @@ def test_time_interleaved_adds_rounds_until_the_spread_target_is_met():
         return 1.0 if len(per_round["a"]) < 5 else 0.0  # small from round 5 on
 
     res = harness.time_interleaved({"a": _cheap, "b": _cheap}, rounds=3, max_rounds=9,
-                                   target_spread=0.1, spread_of=spread_of, min_round_s=0.0,
+                                   target_uncertainty=0.1, spread_of=spread_of, min_round_s=0.0,
                                    min_calls=1)
     assert seen == [3, 4, 5]  # checked from the minimum number of rounds on
     assert res["a"]["rounds"] == res["b"]["rounds"] == 5 and res["a"]["converged"] is True
@@ -88,7 +88,7 @@ def test_time_interleaved_adds_rounds_until_the_spread_target_is_met():
 
 
 def test_time_interleaved_stops_at_max_rounds_when_the_spread_stays_large():
-    res = harness.time_interleaved({"a": _cheap}, rounds=2, max_rounds=4, target_spread=0.1,
+    res = harness.time_interleaved({"a": _cheap}, rounds=2, max_rounds=4, target_uncertainty=0.1,
                                    spread_of=lambda per_round: 1.0, min_round_s=0.0, min_calls=1)
     assert res["a"]["rounds"] == 4 and res["a"]["converged"] is False
 
@@ -96,6 +96,21 @@ def test_time_interleaved_stops_at_max_rounds_when_the_spread_stays_large():
 def test_time_interleaved_without_a_target_runs_exactly_the_rounds_asked():
     res = harness.time_interleaved({"a": _cheap}, rounds=3, min_round_s=0.0, min_calls=1)
     assert res["a"]["rounds"] == 3 and res["a"]["converged"] is None
+
+
+def test_median_uncertainty_shrinks_with_the_square_root_of_the_rounds():
+    assert harness.median_uncertainty(0.2, 16) == pytest.approx(1.58 * 0.2 / 4)
+    quarter = harness.median_uncertainty(0.2, 16)
+    assert harness.median_uncertainty(0.2, 64) == pytest.approx(quarter / 2)
+    with pytest.raises(InputError, match="n"):
+        harness.median_uncertainty(0.2, 0)
+
+
+def test_time_interleaved_stops_once_the_median_is_known_well_enough():
+    # a spread of 0.5 needs (1.58 * 0.5 / 0.2)^2 = 15.6 -> 16 rounds for +-20 %
+    res = harness.time_interleaved({"a": _cheap}, rounds=2, max_rounds=40, target_uncertainty=0.2,
+                                   spread_of=lambda per_round: 0.5, min_round_s=0.0, min_calls=1)
+    assert res["a"]["rounds"] == 16 and res["a"]["converged"] is True
 
 
 def test_paired_spread_of_is_the_largest_paired_ratio_spread():
@@ -111,6 +126,8 @@ def test_paired_spread_of_is_the_largest_paired_ratio_spread():
 def test_paired_ratio_takes_the_fastest_reference_in_each_round():
     paired = harness.paired_ratio([[10.0, 8.0, 30.0], [12.0, 4.0, 15.0]], [1.0, 1.0, 2.0])
     assert paired["ratio"] == pytest.approx(7.5)  # per round: 10, 4, 7.5 -> median 7.5
+    assert paired["uncertainty"] == pytest.approx(
+        harness.median_uncertainty(paired["spread"], 3))
     with pytest.raises(InputError, match="reference_rounds"):
         harness.paired_ratio([[1.0]], [1.0, 2.0])
     with pytest.raises(InputError, match="reference_rounds"):
