@@ -11,7 +11,8 @@
 # the GPU when torch sees one: JTSGEN_BENCH_TORCH_DEVICE=cuda, unless already set);
 # PYTHON picks the interpreter (default python3). Each benchmark has its own time limit, so
 # one that hangs or fails does not cost the others (9.5 minutes at most in all, inside
-# a 10-minute call); the exit status is 1 if any did.
+# a 10-minute call; --max-rounds caps the rounds added for a precise median to fit);
+# the exit status is 1 if any did.
 # Writes 5 files: devices.txt, train_step.json, diffusion_sampling.json,
 # ensemble.json, scaling_worker.txt (the data-parallel programs timed over every
 # local device, no CPU emulation), and log.txt with every benchmark's output.
@@ -44,11 +45,11 @@ fi
 echo "torch device: ${JTSGEN_BENCH_TORCH_DEVICE:-cpu}" | tee -a "$log"
 cp "$log" "$out/devices.txt"
 limited 300 train_step "$py" -m benchmarks.train_step --profile "$profile" \
-  --out "$out/train_step.json"
+  --max-rounds 15 --out "$out/train_step.json"
 limited 90 diffusion_sampling "$py" -m benchmarks.diffusion_sampling --profile "$profile" \
-  --out "$out/diffusion_sampling.json"
+  --max-rounds 15 --out "$out/diffusion_sampling.json"
 limited 90 ensemble "$py" -m benchmarks.ensemble --profile "$profile" \
-  --out "$out/ensemble.json"
+  --max-rounds 12 --out "$out/ensemble.json"
 limited 60 scaling "$py" -m benchmarks.scaling --worker --profile "$profile"
 grep '^SCALING_RESULT' "$log" > "$out/scaling_worker.txt" || status=1
 tail -n 40 "$log"

@@ -96,8 +96,10 @@ def case_rows(p: Profile, steps: int, batch: int, use_torch: bool) -> list[dict]
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = harness.base_argparser("diffusion_sampling").parse_args(argv)
+    args = harness.interleaved_argparser("diffusion_sampling").parse_args(argv)
     p = PROFILES[args.profile]
+    p = dataclasses.replace(
+        p, interleave=harness.with_max_rounds(p.interleave, args.max_rounds))
     use_torch = torch_enabled()
     rows: list[dict] = []
     summary: dict[str, Any] = {}

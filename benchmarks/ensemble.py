@@ -171,8 +171,10 @@ def _row(mode, replicas, p, res, compile_s):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = harness.base_argparser("ensemble").parse_args(argv)
+    args = harness.interleaved_argparser("ensemble").parse_args(argv)
     p = PROFILES[args.profile]
+    p = dataclasses.replace(
+        p, interleave=harness.with_max_rounds(p.interleave, args.max_rounds))
     cfg = lstm_vae.LSTMVAEConfig(seq_len=p.seq_len, hidden=p.hidden, latent=p.latent, unroll=1)
     data = jnp.asarray(make_sines(p.n_series, 0, length=p.seq_len).x_btc)
     rows: list[dict] = []

@@ -388,3 +388,23 @@ def base_argparser(name: str) -> argparse.ArgumentParser:
         help="JSON report path (default: %(default)s)",
     )
     return parser
+
+
+def interleaved_argparser(name: str) -> argparse.ArgumentParser:
+    """:func:`base_argparser` plus ``--max-rounds N`` for the benchmarks timed by
+    :func:`time_interleaved` (caps the rounds added for a precise median)."""
+    parser = base_argparser(name)
+    parser.add_argument("--max-rounds", type=int, default=None,
+                        help="most interleaved rounds (default: the profile's)")
+    return parser
+
+
+def with_max_rounds(interleave: dict, max_rounds: int | None) -> dict:
+    """``interleave`` (keyword arguments of :func:`time_interleaved`) with its round cap
+    lowered to ``max_rounds`` (None: unchanged); the minimum drops with it."""
+    if max_rounds is None:
+        return interleave
+    if max_rounds < 1:
+        raise InputError("--max-rounds", f"must be >= 1, got {max_rounds}")
+    return {**interleave, "max_rounds": max_rounds,
+            "rounds": min(interleave["rounds"], max_rounds)}

@@ -476,8 +476,10 @@ def best_speedup(rows: list[dict]) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = harness.base_argparser("train_step").parse_args(argv)
+    args = harness.interleaved_argparser("train_step").parse_args(argv)
     p = PROFILES[args.profile]
+    p = dataclasses.replace(
+        p, interleave=harness.with_max_rounds(p.interleave, args.max_rounds))
     use_torch = torch_enabled()
     rows = []
     summary: dict[str, Any] = {"speedup_batch256": None, "speedup_one_device_batch256": None,

@@ -201,3 +201,12 @@ def test_harness_does_not_import_torch():
     code = ("import sys, benchmarks.harness, benchmarks.reference as r; "
             "r.torch_available(); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_with_max_rounds_lowers_the_cap_and_the_minimum_with_it():
+    full = {"rounds": 10, "max_rounds": 30, "target_uncertainty": 0.1}
+    assert harness.with_max_rounds(full, None) is full
+    assert harness.with_max_rounds(full, 15) == {**full, "max_rounds": 15}
+    assert harness.with_max_rounds(full, 4) == {**full, "max_rounds": 4, "rounds": 4}
+    with pytest.raises(InputError, match="--max-rounds"):
+        harness.with_max_rounds(full, 0)
