@@ -116,6 +116,16 @@ def test_scan_reverse_chain_equals_the_python_loop(cfg, guided):
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
 
 
+def test_noise_drawn_before_the_loop_or_inside_it_gives_the_same_chain():
+    params = ddpm.init_params(jax.random.key(1), MLP)
+    seed = seed_from_key(jax.random.key(7))
+    x_T = counter_normal(seed, MLP.num_timesteps, (4, MLP.seq_len, MLP.channels))
+    chain = jax.jit(ddpm.reverse_chain, static_argnames=("config", "predraw_max"))
+    before = chain(params, x_T, seed, config=MLP)  # small: drawn before the loop
+    inside = chain(params, x_T, seed, config=MLP, predraw_max=0)
+    np.testing.assert_allclose(before, inside, rtol=1e-5, atol=1e-5)
+
+
 def test_mlp_loss_falls_on_sines():
     x, _ = _sines(256, 16)
     state = create_state(ddpm.init_params(jax.random.key(0), MLP), adam(3e-3))

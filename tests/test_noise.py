@@ -5,7 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from jtsgen.nn.noise import counter_bits, counter_normal, seed_from_key
+from jtsgen.nn.noise import (
+    counter_bits,
+    counter_normal,
+    counter_normal_steps,
+    element_hash,
+    seed_from_key,
+)
 
 SEED = seed_from_key(jax.random.key(0))
 
@@ -42,3 +48,19 @@ def test_bits_are_a_bijection_of_the_counter_within_a_step():
 def test_step_may_be_traced():
     f = jax.jit(lambda t: counter_normal(SEED, t, (8,)))
     np.testing.assert_array_equal(f(jnp.int32(4)), counter_normal(SEED, 4, (8,)))
+
+
+def test_many_steps_at_once_are_the_single_steps():
+    shape = (3, 50)
+    steps = jnp.arange(6, dtype=jnp.int32)
+    block = counter_normal_steps(SEED, steps, shape)
+    assert block.shape == (6, *shape)
+    for t in range(6):
+        np.testing.assert_allclose(block[t], counter_normal(SEED, t, shape), rtol=1e-6,
+                                   atol=1e-6)
+
+
+def test_a_precomputed_element_hash_gives_the_same_bits():
+    element = element_hash(SEED, (4, 8))
+    np.testing.assert_array_equal(counter_bits(SEED, 9, (4, 8), element),
+                                  counter_bits(SEED, 9, (4, 8)))

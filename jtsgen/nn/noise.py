@@ -39,16 +39,38 @@ def _fmix32(x: jax.Array) -> jax.Array:
     return x ^ (x >> 16)
 
 
-def counter_bits(seed_2: jax.Array, step: jax.Array | int, shape: tuple[int, ...]) -> jax.Array:
-    """``uint32`` hash bits of shape ``shape`` for one ``step`` of a chain."""
-    n = int(np.prod(shape))
-    idx = jnp.arange(n, dtype=jnp.uint32)
+def element_hash(seed_2: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """The step-independent half of :func:`counter_bits`: ``uint32 [prod(shape)]``.
+
+    Compute it once outside a chain's loop and pass it as ``element=`` to every
+    step's draw; the bits are the same as without it."""
+    idx = jnp.arange(int(np.prod(shape)), dtype=jnp.uint32)
+    return _fmix32(idx ^ seed_2[0])
+
+
+def counter_bits(seed_2: jax.Array, step: jax.Array | int, shape: tuple[int, ...],
+                 element: jax.Array | None = None) -> jax.Array:
+    """``uint32`` hash bits of shape ``shape`` for one ``step`` of a chain
+    (``element``: :func:`element_hash` of ``(seed_2, shape)``, computed here if None)."""
+    if element is None:
+        element = element_hash(seed_2, shape)
     mixed_step = _fmix32(jnp.asarray(step, jnp.uint32) * jnp.uint32(0x9E3779B9) ^ seed_2[1])
-    return _fmix32(_fmix32(idx ^ seed_2[0]) + mixed_step).reshape(shape)
+    return _fmix32(element + mixed_step).reshape(shape)
 
 
 def counter_normal(seed_2: jax.Array, step: jax.Array | int, shape: tuple[int, ...],
-                   dtype=jnp.float32) -> jax.Array:
-    """Standard-normal noise ``shape`` for chain step ``step`` (traceable ``step``)."""
-    u = (counter_bits(seed_2, step, shape) >> 9).astype(jnp.float32) * _GRID + 0.5 * _GRID
+                   dtype=jnp.float32, element: jax.Array | None = None) -> jax.Array:
+    """Standard-normal noise ``shape`` for chain step ``step`` (traceable ``step``;
+    ``element`` as in :func:`counter_bits`)."""
+    bits = counter_bits(seed_2, step, shape, element)
+    u = (bits >> 9).astype(jnp.float32) * _GRID + 0.5 * _GRID
     return (np.sqrt(2.0) * jax.scipy.special.erfinv(2.0 * u - 1.0)).astype(dtype)
+
+
+def counter_normal_steps(seed_2: jax.Array, steps: jax.Array, shape: tuple[int, ...],
+                         dtype=jnp.float32) -> jax.Array:
+    """The noise of many steps in one call: ``[len(steps), *shape]``, row ``i`` equal to
+    ``counter_normal(seed_2, steps[i], shape)`` (same bits; the normal transform may
+    round differently in the last float bit)."""
+    element = element_hash(seed_2, shape)
+    return jax.vmap(lambda t: counter_normal(seed_2, t, shape, dtype, element))(steps)
