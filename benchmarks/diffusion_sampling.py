@@ -39,7 +39,6 @@ import jax
 
 from benchmarks import harness, reference
 from benchmarks.train_step import (
-    FULL_INTERLEAVE,
     SKIPPED,
     measure,
     print_summary,
@@ -62,7 +61,7 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile((50, 1000), (16, 1024), 100, 32, dict(FULL_INTERLEAVE)),
+    "full": Profile((50, 1000), (16, 1024), 100, 32, dict(harness.FULL_INTERLEAVE)),
     "tiny": Profile((5, 10), (4,), 16, 8, dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
 
@@ -97,9 +96,7 @@ def case_rows(p: Profile, steps: int, batch: int, use_torch: bool) -> list[dict]
 
 def main(argv: list[str] | None = None) -> dict:
     args = harness.interleaved_argparser("diffusion_sampling").parse_args(argv)
-    p = PROFILES[args.profile]
-    p = dataclasses.replace(
-        p, interleave=harness.with_max_rounds(p.interleave, args.max_rounds))
+    p = harness.profile_with_max_rounds(PROFILES[args.profile], args.max_rounds)
     use_torch = torch_enabled()
     rows: list[dict] = []
     summary: dict[str, Any] = {}

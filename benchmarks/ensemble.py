@@ -44,7 +44,7 @@ import optax
 from jax.sharding import Mesh
 
 from benchmarks import harness
-from benchmarks.train_step import FULL_INTERLEAVE, print_summary
+from benchmarks.train_step import print_summary
 from jtsgen.data.sines import make_sines
 from jtsgen.models import lstm_vae
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
@@ -76,7 +76,7 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile((1, 5, 8, 32), 16, 100, 32, 4, 10, 256, dict(FULL_INTERLEAVE)),
+    "full": Profile((1, 5, 8, 32), 16, 100, 32, 4, 10, 256, dict(harness.FULL_INTERLEAVE)),
     "tiny": Profile((2,), 4, 6, 8, 2, 2, 16, dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
 
@@ -172,9 +172,7 @@ def _row(mode, replicas, p, res, compile_s):
 
 def main(argv: list[str] | None = None) -> dict:
     args = harness.interleaved_argparser("ensemble").parse_args(argv)
-    p = PROFILES[args.profile]
-    p = dataclasses.replace(
-        p, interleave=harness.with_max_rounds(p.interleave, args.max_rounds))
+    p = harness.profile_with_max_rounds(PROFILES[args.profile], args.max_rounds)
     cfg = lstm_vae.LSTMVAEConfig(seq_len=p.seq_len, hidden=p.hidden, latent=p.latent, unroll=1)
     data = jnp.asarray(make_sines(p.n_series, 0, length=p.seq_len).x_btc)
     rows: list[dict] = []

@@ -11,6 +11,7 @@ This module never imports torch; :func:`versions` only asks for its version.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import json
 import math
@@ -20,13 +21,19 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from jtsgen.errors import InputError
 
 PROFILES = ("tiny", "full")
+
+# Interleaved timing of the full profiles (keyword arguments of time_interleaved): 10
+# rounds, then more (up to 30) until every paired ratio's median is known to within
+# ±10 % (95 % confidence, median_uncertainty).
+FULL_INTERLEAVE = dict(rounds=10, max_rounds=30, target_uncertainty=0.1, min_round_s=0.3,
+                       min_calls=1)
 
 
 def _relative_spread(times_s: Sequence[float]) -> float:
@@ -209,15 +216,15 @@ def paired_ratio(
             "uncertainty": median_uncertainty(spread, len(ratios))}
 
 
-def paired_spread_of(references: Sequence[str], measured: Sequence[str]
-                     ) -> Callable[[Mapping[str, Sequence[float]]], float] | None:
+def paired_spread_of(references: Sequence[Hashable], measured: Sequence[Hashable]
+                     ) -> Callable[[Mapping[Hashable, Sequence[float]]], float] | None:
     """A ``spread_of`` for :func:`time_interleaved`: the largest spread of the measured
     callables' paired ratios against the references (:func:`paired_ratio`); None
     (the default, each callable's own spread) when either list is empty."""
     if not references or not measured:
         return None
 
-    def spread(per_round: Mapping[str, Sequence[float]]) -> float:
+    def spread(per_round: Mapping[Hashable, Sequence[float]]) -> float:
         refs = [per_round[name] for name in references]
         return max(paired_ratio(refs, per_round[name])["spread"] for name in measured)
 
@@ -408,3 +415,10 @@ def with_max_rounds(interleave: dict, max_rounds: int | None) -> dict:
         raise InputError("--max-rounds", f"must be >= 1, got {max_rounds}")
     return {**interleave, "max_rounds": max_rounds,
             "rounds": min(interleave["rounds"], max_rounds)}
+
+
+def profile_with_max_rounds(profile: Any, max_rounds: int | None) -> Any:
+    """A benchmark's profile dataclass with its ``interleave`` passed through
+    :func:`with_max_rounds` (the ``--max-rounds`` of :func:`interleaved_argparser`)."""
+    return dataclasses.replace(profile,
+                               interleave=with_max_rounds(profile.interleave, max_rounds))

@@ -246,9 +246,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.devices != 1:
         single = [n for n in names if not hasattr(configs[n], "devices")]
         if single:
+            with_setting = [n for n, (make, *_) in EXPERIMENTS.items()
+                            if hasattr(make(args.profile), "devices")]
             raise InputError("--devices", f"{', '.join(single)}: no `devices` setting, it "
                              "trains on one device; time it without --devices (experiments "
-                             "with the setting: cgats_sines, lstm_vae)")
+                             f"with the setting: {', '.join(with_setting)})")
         configs = {n: dataclasses.replace(c, devices=args.devices) for n, c in configs.items()}
     for name in names:
         exp_rows, scores[name] = time_experiment(name, configs[name])

@@ -34,7 +34,7 @@ that round) / (the row in that round), with ``speedup_spread`` the IQR / median
 of those per-round ratios (:func:`benchmarks.harness.paired_ratio`). A ``full``
 run takes 10 rounds and adds rounds, up to 30, until every row's median ratio is
 known to within ±10 % (``speedup_uncertainty``, the 95 % confidence half-width
-:func:`benchmarks.harness.median_uncertainty`, at most 0.1; ``FULL_INTERLEAVE``;
+:func:`benchmarks.harness.median_uncertainty`, at most 0.1; ``harness.FULL_INTERLEAVE``;
 rows record ``rounds`` and ``converged``). torch runs with
 ``torch.set_num_threads(cores)`` and with one thread (both rows are reported),
 so a thread setting that suits this machine badly cannot inflate the ratio.
@@ -104,12 +104,6 @@ def torch_enabled() -> bool:
     return reference.torch_available()
 
 
-# Full runs: 10 interleaved rounds, then more (up to 30) until every paired ratio's
-# median is known to within ±10 % (95 % confidence, harness.median_uncertainty).
-FULL_INTERLEAVE = dict(rounds=10, max_rounds=30, target_uncertainty=0.1, min_round_s=0.3,
-                       min_calls=1)
-
-
 @dataclasses.dataclass(frozen=True)
 class Profile:
     vae_seq_len: int
@@ -129,7 +123,7 @@ class Profile:
 
 PROFILES = {
     "full": Profile(100, 32, 4, (16, 256), (1, 2, 4, 8), 20, 240, 64, (1, 2), (4, 8),
-                    dict(FULL_INTERLEAVE)),
+                    dict(harness.FULL_INTERLEAVE)),
     "tiny": Profile(4, 8, 2, (4,), (1,), 2, 8, 8, (1,), (2, 4),
                     dict(rounds=2, min_round_s=0.0, min_calls=1)),
 }
@@ -477,9 +471,7 @@ def best_speedup(rows: list[dict]) -> float | None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = harness.interleaved_argparser("train_step").parse_args(argv)
-    p = PROFILES[args.profile]
-    p = dataclasses.replace(
-        p, interleave=harness.with_max_rounds(p.interleave, args.max_rounds))
+    p = harness.profile_with_max_rounds(PROFILES[args.profile], args.max_rounds)
     use_torch = torch_enabled()
     rows = []
     summary: dict[str, Any] = {"speedup_batch256": None, "speedup_one_device_batch256": None,
