@@ -59,6 +59,7 @@ from jtsgen.detect import vae_detector
 from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.evaluate.fidelity import fidelity_report
+from jtsgen.evaluate.frameworks import detection_scores
 from jtsgen.models import lstm_vae as lstm_vae_model
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
 from jtsgen.train import to_default_device
@@ -138,7 +139,7 @@ def detectors_stages(config, watch: Stopwatch) -> dict:
         key = jax.random.fold_in(run_key, i)
         fitted[name] = watch(f"detector {name}", lambda name=name, key=key: (
             detectors_sines.fit_detector(name, key, x_train, y_train, config)))
-    metrics = watch("evaluate", lambda: {name: detectors_sines.evaluate(f, x_test, y_test)
+    metrics = watch("evaluate", lambda: {name: detection_scores(f, x_test, y_test)
                                          for name, f in fitted.items()})
     return {name: m["f1"] for name, m in metrics.items()}
 

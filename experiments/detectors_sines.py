@@ -41,7 +41,7 @@ from experiments.common import main, prepare_workdir, write_outputs
 from jtsgen.data import fit_standard_scaler, make_sines, split_arrays
 from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import point_adjusted_prf, point_prf
+from jtsgen.evaluate.frameworks import detection_scores
 
 DETECTORS = ("one_liner_a", "one_liner_b", "case1", "case2", "case3",
              "sr_cnn", "vae", "robusttad", "ncad")
@@ -124,14 +124,6 @@ def _check(config: Config) -> None:
         raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
 
 
-def evaluate(fitted, x_btc: np.ndarray, y_bt: np.ndarray) -> dict:
-    """Point-wise P/R/F1 and the extra point-adjusted F1 of ``fitted`` on test data."""
-    pred = fitted.predict(x_btc)
-    p, r, f1 = (float(v) for v in point_prf(y_bt, pred))
-    pa_f1 = float(point_adjusted_prf(y_bt, pred)[2])
-    return {"precision": p, "recall": r, "f1": f1, "f1_point_adjusted": pa_f1}
-
-
 def make_data(config: Config):
     """The Synthetic Sines series of the experiment (all runs split these)."""
     return make_sines(config.n_series, config.seed, length=config.length,
@@ -157,7 +149,7 @@ def run_once(config: Config, data, run: int) -> dict[str, dict]:
     for i, name in enumerate(config.detectors):
         start = time.perf_counter()
         fitted = fit_detector(name, jax.random.fold_in(run_key, i), x_train, y_train, config)
-        row = {**evaluate(fitted, x_test, y_test), "threshold": fitted.threshold,
+        row = {**detection_scores(fitted, x_test, y_test), "threshold": fitted.threshold,
                "fit_seconds": time.perf_counter() - start}
         out[name] = row
         print(f"run {run} {LABELS[name]:>15}: P {row['precision']:.3f} R {row['recall']:.3f} "

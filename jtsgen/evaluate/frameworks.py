@@ -1,0 +1,116 @@
+"""The four evaluation frameworks of the C-GATS paper (Supp. 6.3), for any detector.
+
+A framework says which data a detector is fitted on (its threshold included) and
+which data it is tested on; ``real_train``/``real_test`` are the 80:20 split of the
+real series and ``synthetic`` a generated (or augmented) set, usually as large as
+``real_train``:
+
+============  ===========================================  ===========================
+framework     fit on                                       test on
+============  ===========================================  ===========================
+TRTR          ``real_train``                               ``real_test``
+T(R+S)TR      ``real_train`` + all of ``synthetic``        ``real_test``
+TSTR          all of ``synthetic``                         ``real_test``
+TRTS          ``real_train`` + ``real_test`` (all real)    a random 20 % of ``synthetic``
+============  ===========================================  ===========================
+
+TRTS follows the paper's wording (train on all the real data, test on a 20 %
+random split of the synthetic data), so its detector has seen the real test
+series. The test metrics are point-wise precision, recall and F1
+(:func:`jtsgen.evaluate.metrics.point_prf`), plus the point-adjusted F1 as a
+separately named extra (:func:`detection_scores`).
+
+Shapes: series ``x_btc`` float32 ``[B, T, C]``, labels ``y_bt`` ``[B, T]`` in {0, 1};
+every set of one call has the same ``T`` and ``C``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from jtsgen.errors import InputError
+from jtsgen.evaluate.metrics import point_adjusted_prf, point_prf
+
+FRAMEWORKS = ("TRTR", "T(R+S)TR", "TRTS", "TSTR")
+TRTS_TEST_FRACTION = 0.2
+
+# fit(key, x_btc, y_bt) -> a fitted detector with ``predict(x_btc) -> [B, T]`` labels
+FitFn = Callable[[jax.Array, np.ndarray, np.ndarray], Any]
+
+
+class Labelled(NamedTuple):
+    """Series ``x_btc [B, T, C]`` with per-step labels ``y_bt [B, T]``."""
+
+    x_btc: np.ndarray
+    y_bt: np.ndarray
+
+
+def _checked(name: str, data: Labelled, like: Labelled | None = None) -> Labelled:
+    x = np.asarray(data[0], np.float32)
+    y = np.asarray(data[1], np.float32)
+    if x.ndim != 3 or x.shape[0] == 0:
+        raise InputError(name, f"series must be a non-empty [batch, time, channels], got {x.shape}")
+    if y.shape != x.shape[:2]:
+        raise InputError(name, f"labels have shape {y.shape}, series {x.shape[:2]}")
+    if like is not None and x.shape[1:] != like.x_btc.shape[1:]:
+        raise InputError(name, f"series are [*, {x.shape[1]}, {x.shape[2]}] but the real ones "
+                               f"[*, {like.x_btc.shape[1]}, {like.x_btc.shape[2]}]")
+    return Labelled(x, y)
+
+
+def concat(*parts: Labelled) -> Labelled:
+    """The sets one after the other along the batch axis."""
+    return Labelled(np.concatenate([p.x_btc for p in parts]),
+                    np.concatenate([p.y_bt for p in parts]))
+
+
+def framework_data(framework: str, real_train: Labelled, real_test: Labelled,
+                   synthetic: Labelled | None, seed: int = 0) -> tuple[Labelled, Labelled]:
+    """``(fit_on, test_on)`` of ``framework`` (one of :data:`FRAMEWORKS`).
+
+    ``synthetic`` may be ``None`` for TRTR only. ``seed`` picks TRTS's random 20 % of
+    ``synthetic`` (at least one series); the other frameworks use whole sets.
+    """
+    if framework not in FRAMEWORKS:
+        raise InputError("framework", f"unknown {framework!r}; choose from {FRAMEWORKS}")
+    real_train = _checked("real_train", real_train)
+    real_test = _checked("real_test", real_test, real_train)
+    if framework == "TRTR":
+        return real_train, real_test
+    if synthetic is None:
+        raise InputError("synthetic", f"{framework} needs a synthetic set, got None")
+    synthetic = _checked("synthetic", synthetic, real_train)
+    if framework == "T(R+S)TR":
+        return concat(real_train, synthetic), real_test
+    if framework == "TSTR":
+        return synthetic, real_test
+    n = synthetic.x_btc.shape[0]
+    n_test = max(1, int(round(TRTS_TEST_FRACTION * n)))
+    rows = np.sort(np.random.default_rng(seed).permutation(n)[:n_test])
+    return concat(real_train, real_test), Labelled(synthetic.x_btc[rows], synthetic.y_bt[rows])
+
+
+def detection_scores(fitted: Any, x_btc: np.ndarray, y_bt: np.ndarray) -> dict[str, float]:
+    """Point-wise precision, recall, F1 of ``fitted.predict(x_btc)`` against ``y_bt``, and
+    ``f1_point_adjusted`` (an extra: point adjustment overestimates detection quality)."""
+    pred = fitted.predict(x_btc)
+    p, r, f1 = (float(v) for v in point_prf(y_bt, pred))
+    return {"precision": p, "recall": r, "f1": f1,
+            "f1_point_adjusted": float(point_adjusted_prf(y_bt, pred)[2])}
+
+
+def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: Labelled,
+                       real_test: Labelled, synthetic: Labelled | None,
+                       seed: int = 0) -> dict[str, float]:
+    """Fits a detector with ``fit(key, x, y)`` on ``framework``'s training data and
+    returns :func:`detection_scores` on its test data, with the two sets' sizes
+    (``n_fit``, ``n_test``) and the test anomaly rate."""
+    fit_on, test_on = framework_data(framework, real_train, real_test, synthetic, seed)
+    fitted = fit(key, fit_on.x_btc, fit_on.y_bt)
+    return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt),
+            "n_fit": int(fit_on.x_btc.shape[0]), "n_test": int(test_on.x_btc.shape[0]),
+            "test_anomaly_rate": float(test_on.y_bt.mean())}
