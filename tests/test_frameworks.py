@@ -1,0 +1,116 @@
+"""The four evaluation frameworks select the paper's training and test data (Supp. 6.3)."""
+
+import jax
+import numpy as np
+import pytest
+
+from jtsgen.detect.base import Fitted, best_threshold
+from jtsgen.errors import InputError
+from jtsgen.evaluate.frameworks import (
+    FRAMEWORKS,
+    Labelled,
+    detection_scores,
+    evaluate_framework,
+    framework_data,
+)
+
+
+def _set(n: int, offset: float, t: int = 12) -> Labelled:
+    """``n`` series whose values identify them (offset + row), one spike labelled each."""
+    x = offset + np.arange(n, dtype=np.float32)[:, None, None] + np.zeros((n, t, 1), np.float32)
+    y = np.zeros((n, t), np.float32)
+    y[:, 3] = 1.0
+    return Labelled(x, y)
+
+
+REAL_TRAIN, REAL_TEST, SYNTH = _set(8, 0.0), _set(2, 100.0), _set(10, 1000.0)
+
+
+def test_trtr_fits_on_real_train_and_tests_on_real_test():
+    fit_on, test_on = framework_data("TRTR", REAL_TRAIN, REAL_TEST, None)
+    np.testing.assert_array_equal(fit_on.x_btc, REAL_TRAIN.x_btc)
+    np.testing.assert_array_equal(test_on.x_btc, REAL_TEST.x_btc)
+
+
+def test_trstr_fits_on_real_train_plus_all_synthetic_and_tests_on_real():
+    fit_on, test_on = framework_data("T(R+S)TR", REAL_TRAIN, REAL_TEST, SYNTH)
+    np.testing.assert_array_equal(fit_on.x_btc,
+                                  np.concatenate([REAL_TRAIN.x_btc, SYNTH.x_btc]))
+    np.testing.assert_array_equal(fit_on.y_bt, np.concatenate([REAL_TRAIN.y_bt, SYNTH.y_bt]))
+    np.testing.assert_array_equal(test_on.x_btc, REAL_TEST.x_btc)
+
+
+def test_tstr_fits_on_synthetic_only():
+    fit_on, test_on = framework_data("TSTR", REAL_TRAIN, REAL_TEST, SYNTH)
+    np.testing.assert_array_equal(fit_on.x_btc, SYNTH.x_btc)
+    np.testing.assert_array_equal(test_on.x_btc, REAL_TEST.x_btc)
+
+
+def test_trts_fits_on_all_real_and_tests_on_a_seeded_fifth_of_synthetic():
+    fit_on, test_on = framework_data("TRTS", REAL_TRAIN, REAL_TEST, SYNTH, seed=3)
+    np.testing.assert_array_equal(fit_on.x_btc,
+                                  np.concatenate([REAL_TRAIN.x_btc, REAL_TEST.x_btc]))
+    assert test_on.x_btc.shape == (2, 12, 1)  # round(0.2 * 10)
+    rows = test_on.x_btc[:, 0, 0] - 1000.0  # the synthetic rows picked, labels alongside
+    assert len(set(rows)) == 2 and all(r in range(10) for r in rows)
+    np.testing.assert_array_equal(test_on.y_bt, SYNTH.y_bt[rows.astype(int)])
+    again = framework_data("TRTS", REAL_TRAIN, REAL_TEST, SYNTH, seed=3)[1]
+    np.testing.assert_array_equal(again.x_btc, test_on.x_btc)
+    one = framework_data("TRTS", REAL_TRAIN, REAL_TEST, _set(2, 1000.0))[1]
+    assert one.x_btc.shape[0] == 1  # at least one series
+
+
+@pytest.mark.parametrize("bad, source", [
+    (("TRTX", REAL_TRAIN, REAL_TEST, SYNTH), "framework"),
+    (("TSTR", REAL_TRAIN, REAL_TEST, None), "synthetic"),
+    (("TSTR", REAL_TRAIN, REAL_TEST, _set(3, 0.0, t=10)), "synthetic"),
+    (("TRTR", REAL_TRAIN, Labelled(REAL_TEST.x_btc, REAL_TEST.y_bt[:, :5]), None), "real_test"),
+    (("TRTR", Labelled(np.zeros((0, 12, 1)), np.zeros((0, 12))), REAL_TEST, None), "real_train"),
+])
+def test_bad_input_names_the_argument(bad, source):
+    with pytest.raises(InputError) as err:
+        framework_data(*bad)
+    assert err.value.source == source
+
+
+def test_detection_scores_are_point_wise_with_point_adjusted_extra():
+    y = np.array([[1, 1, 0, 0]], np.float32)
+    fitted = Fitted("fixed", lambda x: x[..., 0], threshold=0.5)
+    x = np.array([[1, 0, 1, 0]], np.float32)[..., None]  # one hit, one miss, one false alarm
+    got = detection_scores(fitted, x, y)
+    assert got["precision"] == pytest.approx(0.5) and got["recall"] == pytest.approx(0.5)
+    assert got["f1"] == pytest.approx(0.5)
+    assert got["f1_point_adjusted"] == pytest.approx(0.8)  # the segment counts as found
+
+
+def _threshold_on_value(key, x_btc, y_bt):
+    """A detector scoring a step by its value, thresholded at the training data's best F1."""
+    return Fitted("value", lambda x: x[..., 0], best_threshold(x_btc[..., 0], y_bt))
+
+
+def _spikes(n: int, spike: float, unlabelled: float) -> Labelled:
+    """Zero series with a labelled spike of ``spike`` at step 2 and an unlabelled bump
+    of ``unlabelled`` at step 6."""
+    x = np.zeros((n, 10, 1), np.float32)
+    x[:, 2], x[:, 6] = spike, unlabelled
+    y = np.zeros((n, 10), np.float32)
+    y[:, 2] = 1.0
+    return Labelled(x, y)
+
+
+def test_the_threshold_comes_from_the_frameworks_training_data():
+    real_train, real_test = _spikes(6, 1.0, 0.0), _spikes(3, 1.0, 0.0)
+    synthetic = _spikes(6, 2.0, 1.0)  # taller anomalies, normal bumps as tall as real ones
+    key = jax.random.key(0)
+    scores = {fw: evaluate_framework(fw, _threshold_on_value, key, real_train, real_test,
+                                     synthetic) for fw in FRAMEWORKS}
+    assert scores["TRTR"]["f1"] == 1.0 and scores["TRTR"]["n_fit"] == 6
+    # trained on synthetic only, the threshold sits above the real spikes: nothing found
+    assert scores["TSTR"]["f1"] == 0.0 and scores["TSTR"]["n_fit"] == 6
+    # real + synthetic: a threshold of 1 catches every real spike
+    assert scores["T(R+S)TR"]["recall"] == 1.0 and scores["T(R+S)TR"]["n_fit"] == 12
+    # trained on real, tested on synthetic: the synthetic bumps are false alarms
+    trts = scores["TRTS"]
+    assert trts["n_fit"] == 9 and trts["n_test"] == 1
+    assert trts["recall"] == 1.0 and trts["precision"] == pytest.approx(0.5)
+    assert trts["test_anomaly_rate"] == pytest.approx(0.1)
