@@ -19,13 +19,20 @@ every stage. Experiments (all by default):
   (series, split, scaler), one ``detector NAME`` stage per detector (fitting,
   threshold included) and ``evaluate`` (every detector's test predictions and
   metrics).
+* ``frameworks_sines`` — :mod:`experiments.frameworks_sines`, one split: ``data``,
+  ``split`` (split and scaler), ``augment NAME`` per augmenter, C-GATS's ``train
+  stage 1`` / ``train stage 2`` (and ``train baselines (RCGAN, DDPM)`` when RCGAN or
+  DDPM is a source), ``generate NAME`` per generator (as many series as the
+  training set), then one ``detector NAME`` stage per detector: its fits and test
+  scores in every framework and source. No checkpoints.
 * ``vae_anomaly`` — :mod:`experiments.vae_anomaly`: ``data``, one
   ``train latent L`` stage per latent size, ``evaluate``.
 * ``lstm_vae`` — :mod:`experiments.lstm_vae`: ``data``, ``train``, ``generate``,
   ``evaluate`` (fidelity report). No checkpoints are written.
 
 ``--devices N`` sets ``devices`` in the experiments' configs (``cgats_sines``,
-``lstm_vae``: their training runs data parallel over N devices; the command line
+``frameworks_sines``' generators, ``lstm_vae``: their training runs data parallel
+over N devices; the command line
 emulates one CPU device per core); with N > 1, naming an experiment that trains
 on one device only is an error, raised before anything runs.
 
@@ -54,7 +61,7 @@ import jax
 import numpy as np
 
 from benchmarks import harness
-from experiments import cgats_sines, detectors_sines, lstm_vae, vae_anomaly
+from experiments import cgats_sines, detectors_sines, frameworks_sines, lstm_vae, vae_anomaly
 from jtsgen.detect import vae_detector
 from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
@@ -144,6 +151,31 @@ def detectors_stages(config, watch: Stopwatch) -> dict:
     return {name: m["f1"] for name, m in metrics.items()}
 
 
+# ---- frameworks_sines ----------------------------------------------------------------
+
+def frameworks_config(profile: str):
+    """The experiment's ``quick`` config (full) or its ``smoke`` config with a rule and
+    a trained network, Mixup and C-GATS, a few steps each (tiny)."""
+    if profile == "full":
+        return frameworks_sines.get_config("quick")
+    smoke = frameworks_sines.get_config("smoke")
+    model = dataclasses.replace(smoke.model, stage1_steps=4, stage2_steps=4, steps_per_call=2,
+                                batch_size=8)
+    return dataclasses.replace(smoke, n_series=40, model=model, detectors=("case2", "sr_cnn"),
+                               augmentations=("mixup", "cgats"),
+                               sr_cnn=dataclasses.replace(smoke.sr_cnn, num_steps=4,
+                                                          steps_per_call=2))
+
+
+def frameworks_stages(config, watch: Stopwatch) -> dict:
+    """Data, the split, augmenters, generators (training, generation), then each detector
+    in every framework and source (fits and test scores). Returns every cell's F1."""
+    data = watch("data", lambda: frameworks_sines.make_data(config))
+    out = frameworks_sines.run_once(config, data, 0, None, progress=False, stage=watch)
+    return {f"{c['detector']} {c['framework']} {c['source'] or 'real'}": c["f1"]
+            for c in out["cells"]}
+
+
 # ---- vae_anomaly ---------------------------------------------------------------------
 
 def vae_anomaly_config(profile: str):
@@ -197,6 +229,7 @@ def lstm_vae_stages(config, watch: Stopwatch) -> dict:
 EXPERIMENTS: dict[str, tuple[Callable[[str], Any], Callable[[Any, Stopwatch], dict]]] = {
     "cgats_sines": (cgats_config, cgats_stages),
     "detectors_sines": (detectors_config, detectors_stages),
+    "frameworks_sines": (frameworks_config, frameworks_stages),
     "vae_anomaly": (vae_anomaly_config, vae_anomaly_stages),
     "lstm_vae": (lstm_vae_config, lstm_vae_stages),
 }
@@ -226,9 +259,9 @@ def _parser():
     parser.add_argument("--experiments", default=",".join(EXPERIMENTS),
                         help="comma-separated experiments to time (default: %(default)s)")
     parser.add_argument("--devices", type=int, default=1,
-                        help="devices that cgats_sines and lstm_vae train over (their "
-                             "config's `devices`; the command line emulates one CPU device "
-                             "per core; default: %(default)s)")
+                        help="devices that cgats_sines, frameworks_sines and lstm_vae "
+                             "train over (their config's `devices`; the command line emulates "
+                             "one CPU device per core; default: %(default)s)")
     return parser
 
 

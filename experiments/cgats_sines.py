@@ -22,14 +22,12 @@ pass ``--config.freq_range=0,1`` for it).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import jax
 import numpy as np
 
-from experiments.common import main, prepare_workdir
+from experiments.common import Stage, main, prepare_workdir, untimed
 from experiments.plots import plot_label_control, plot_samples, plot_tsne
 from jtsgen.config import write_json
 from jtsgen.data.sines import make_sines
@@ -101,13 +99,9 @@ def load_data(config: Config) -> tuple[np.ndarray, ...]:
             data.y_bt[split.test])
 
 
-def _untimed(name: str, fn: Callable[[], Any]) -> Any:
-    return fn()
-
-
 def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: jax.Array, *,
                      checkpoint_dir: Path | None = None, progress: bool = True,
-                     stage: Callable[[str, Callable[[], Any]], Any] = _untimed):
+                     stage: Stage = untimed):
     """Trains C-GATS (``keys[0]``), the ablations (``keys[2]``, ``keys[3]``) and the
     baselines (``keys[4]``) that ``config`` asks for, on windows ``x_tr [N, T, C]``
     with labels ``y_tr [N, T]``.

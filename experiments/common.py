@@ -24,6 +24,15 @@ from jtsgen.config import (
 from jtsgen.errors import InputError
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
 
+# ``stage(name, fn)`` runs ``fn`` as the step called ``name`` (benchmarks.pipeline passes
+# a stopwatch); experiments default to :func:`untimed`
+Stage = Callable[[str, Callable[[], Any]], Any]
+
+
+def untimed(name: str, fn: Callable[[], Any]) -> Any:
+    """The default :data:`Stage`: runs ``fn()``."""
+    return fn()
+
 
 def parse_args(name: str, argv: list[str] | None) -> tuple[str, Path, list[str]]:
     """Returns ``(profile, workdir, overrides)``; overrides are the ``--config.*`` args."""

@@ -40,7 +40,7 @@ import jax
 import numpy as np
 
 from experiments import cgats_sines, detectors_sines
-from experiments.common import main, prepare_workdir, write_outputs
+from experiments.common import Stage, main, prepare_workdir, untimed, write_outputs
 from jtsgen.augment import augment_batch, get_augmenter
 from jtsgen.data import make_sines
 from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
@@ -131,14 +131,19 @@ def _generated(generate, key: jax.Array, labels_bt: np.ndarray) -> np.ndarray:
 
 
 def synthetic_sets(config: Config, train: Labelled, sources: set[str], key: jax.Array,
-                   checkpoint_dir: Path) -> dict[str, Labelled]:
-    """One synthetic set per source, each with as many series as ``train``."""
+                   checkpoint_dir: Path | None, *, progress: bool = True,
+                   stage: Stage = untimed) -> dict[str, Labelled]:
+    """One synthetic set per source, each with as many series as ``train``.
+
+    Stages: ``augment NAME`` per augmenter, the generators' training stages of
+    :func:`experiments.cgats_sines.train_generators`, ``generate NAME`` per generator.
+    """
     out = {}
     keys = jax.random.split(key, 8)
     for i, name in enumerate(sorted(sources & set(AUGMENTERS))):
         fn, params = get_augmenter(name), AUGMENTERS[name][1]
-        x, y = augment_batch(fn, jax.random.fold_in(keys[6], i), train.x_btc, train.y_bt,
-                             **params)
+        x, y = stage(f"augment {name}", lambda fn=fn, params=params, i=i: augment_batch(
+            fn, jax.random.fold_in(keys[6], i), train.x_btc, train.y_bt, **params))
         out[name] = Labelled(np.asarray(x, np.float32), np.asarray(y, np.float32))
     wanted = sources & set(GENERATORS)
     if not wanted:
@@ -146,26 +151,41 @@ def synthetic_sets(config: Config, train: Labelled, sources: set[str], key: jax.
     gen_config = cgats_sines.Config(seed=config.seed, devices=config.devices, model=config.model,
                                     ablations=False, baselines=bool(wanted - {"cgats"}),
                                     baseline_steps=config.baseline_steps)
-    cgats, generators, _ = cgats_sines.train_generators(gen_config, train.x_btc, train.y_bt,
-                                                        keys, checkpoint_dir=checkpoint_dir)
+    cgats, generators, _ = cgats_sines.train_generators(
+        gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,
+        progress=progress, stage=stage)
     n = train.x_btc.shape[0]
     labels = (cgats.sample_labels(keys[1], n) if config.synthetic_labels == "label_model"
               else train.y_bt)
     for name in sorted(wanted):
-        x = _generated(generators[GENERATORS[name]], keys[5], labels)
+        x = stage(f"generate {name}",
+                  lambda name=name: _generated(generators[GENERATORS[name]], keys[5], labels))
         out[name] = Labelled(x, np.asarray(labels, np.float32))
     return out
 
 
-def run_once(config: Config, data, run: int, workdir: Path) -> dict:
-    """One split: generators, synthetic sets, then every (detector, framework, source)."""
-    x_train, y_train, x_test, y_test = detectors_sines.scaled_split(config, data, run)
+def make_data(config: Config):
+    """The Synthetic Sines series of the experiment (every run splits these)."""
+    return make_sines(config.n_series, config.seed, length=config.model.seq_len,
+                      anomaly_prob=config.anomaly_prob, kinds=config.kinds,
+                      freq_range=tuple(config.freq_range))
+
+
+def run_once(config: Config, data, run: int, checkpoint_dir: Path | None, *,
+             progress: bool = True, stage: Stage = untimed) -> dict:
+    """One split: generators, synthetic sets, then every (detector, framework, source).
+
+    Stages: ``split``, those of :func:`synthetic_sets`, and ``detector NAME`` per
+    detector (its fits and test scores in every framework and source).
+    """
+    x_train, y_train, x_test, y_test = stage(
+        "split", lambda: detectors_sines.scaled_split(config, data, run))
     train, test = Labelled(x_train, y_train), Labelled(x_test, y_test)
     run_key = jax.random.fold_in(jax.random.key(config.seed), run)
     pairs = evaluations(config)
     sources = {src for _, src in pairs if src is not None}
     synth = synthetic_sets(config, train, sources, jax.random.fold_in(run_key, 1_000),
-                           workdir / "checkpoints" / f"run{run}")
+                           checkpoint_dir, progress=progress, stage=stage)
     cells = []
     for d, det in enumerate(config.detectors):
         det_key = jax.random.fold_in(run_key, d)
@@ -173,15 +193,21 @@ def run_once(config: Config, data, run: int, workdir: Path) -> dict:
         def fit(key, x, y, det=det):
             return detectors_sines.fit_detector(det, key, x, y, config)
 
-        for fw, src in pairs:
-            start = time.perf_counter()
-            metrics = evaluate_framework(fw, fit, det_key, train, test,
-                                         synth.get(src), seed=config.seed + run)
-            cells.append({"detector": det, "framework": fw, "source": src, **metrics,
-                          "fit_seconds": time.perf_counter() - start})
-            print(f"run {run} {detectors_sines.LABELS[det]:>12} {fw:>9} {src or '-':>11}: "
-                  f"P {metrics['precision']:.3f} R {metrics['recall']:.3f} "
-                  f"F1 {metrics['f1']:.3f}", flush=True)
+        def every_framework(det=det, fit=fit, det_key=det_key):
+            out = []
+            for fw, src in pairs:
+                start = time.perf_counter()
+                metrics = evaluate_framework(fw, fit, det_key, train, test, synth.get(src),
+                                             seed=config.seed + run)
+                out.append({"detector": det, "framework": fw, "source": src, **metrics,
+                            "fit_seconds": time.perf_counter() - start})
+                if progress:
+                    print(f"run {run} {detectors_sines.LABELS[det]:>12} {fw:>9} "
+                          f"{src or '-':>11}: P {metrics['precision']:.3f} "
+                          f"R {metrics['recall']:.3f} F1 {metrics['f1']:.3f}", flush=True)
+            return out
+
+        cells += stage(f"detector {det}", every_framework)
     return {"cells": cells, "n_train": int(len(x_train)), "n_test": int(len(x_test)),
             "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
 
@@ -254,10 +280,9 @@ def run(config: Config, workdir: str | Path) -> dict:
     """Runs every split and writes both tables; returns ``results.json``'s content."""
     _check(config)
     workdir = prepare_workdir(config, workdir)
-    data = make_sines(config.n_series, config.seed, length=config.model.seq_len,
-                      anomaly_prob=config.anomaly_prob, kinds=config.kinds,
-                      freq_range=tuple(config.freq_range))
-    runs = [run_once(config, data, r, workdir) for r in range(config.n_runs)]
+    data = make_data(config)
+    runs = [run_once(config, data, r, workdir / "checkpoints" / f"run{r}")
+            for r in range(config.n_runs)]
     rows = summarise(runs)
     results = {"rows": rows, "runs": runs, "n_runs": config.n_runs,
                "metric": "point-wise precision/recall/F1 on each framework's test data",

@@ -172,6 +172,8 @@ def test_pipeline(tmp_path):
                         "train first-layer ablation", "train baselines (RCGAN, DDPM)",
                         "generate", "evaluate", "figures", "total"],
         "detectors_sines": ["data", "detector case2", "detector sr_cnn", "evaluate", "total"],
+        "frameworks_sines": ["data", "split", "augment mixup", "train stage 1", "train stage 2",
+                             "generate cgats", "detector case2", "detector sr_cnn", "total"],
         "vae_anomaly": ["data", "train latent 2", "evaluate", "total"],
         "lstm_vae": ["data", "train", "generate", "evaluate", "total"],
     }
@@ -189,6 +191,10 @@ def test_pipeline(tmp_path):
         "RCGAN (WGAN-GP)", "DDPM, conditional (CFG w=1)"}
     assert all(0 <= v <= 1 for v in quality["cgats_sines"].values())
     assert set(quality["detectors_sines"]) == {"case2", "sr_cnn"}
+    assert set(quality["frameworks_sines"]) == {  # 4 frameworks + Mixup in T(R+S)TR, each
+        f"{d} {cell}" for d in ("case2", "sr_cnn")
+        for cell in ("TRTR real", "T(R+S)TR cgats", "TRTS cgats", "TSTR cgats",
+                     "T(R+S)TR mixup")}
 
 
 def test_pipeline_times_only_the_experiments_asked_for(tmp_path):
