@@ -61,7 +61,14 @@ import jax
 import numpy as np
 
 from benchmarks import harness
-from experiments import cgats_sines, detectors_sines, frameworks_sines, lstm_vae, vae_anomaly
+from experiments import (
+    cgats_sines,
+    detectors_sines,
+    frameworks_common,
+    frameworks_sines,
+    lstm_vae,
+    vae_anomaly,
+)
 from jtsgen.detect import vae_detector
 from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
@@ -171,7 +178,8 @@ def frameworks_stages(config, watch: Stopwatch) -> dict:
     """Data, the split, augmenters, generators (training, generation), then each detector
     in every framework and source (fits and test scores). Returns every cell's F1."""
     data = watch("data", lambda: frameworks_sines.make_data(config))
-    out = frameworks_sines.run_once(config, data, 0, None, progress=False, stage=watch)
+    train, test = watch("split", lambda: frameworks_sines.split(config, data, 0))
+    out = frameworks_common.run_once(config, train, test, 0, None, progress=False, stage=watch)
     return {f"{c['detector']} {c['framework']} {c['source'] or 'real'}": c["f1"]
             for c in out["cells"]}
 

@@ -3,26 +3,11 @@
 ``python -m experiments.frameworks_sines [--profile smoke|quick|paper] [--workdir DIR]
 [--config.key=value ...]``
 
-Each run splits Synthetic Sines 80:20 by series (seeded by ``seed + run``), fits a
-standard scaler on the training series, trains the generators on the scaled
-training series (C-GATS; RCGAN and the conditional DDPM when asked for, see
-:func:`experiments.cgats_sines.train_generators`) and builds one synthetic set per
-source, as large as the training set:
-
-* ``cgats``, ``rcgan``, ``ddpm``: generated for label vectors drawn from C-GATS's
-  label model, fitted on the training labels (``synthetic_labels="label_model"``,
-  every generator gets the same vectors), or for the training labels themselves
-  (``"train"``);
-* ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
-  series augmented once (:mod:`jtsgen.augment`).
-
-Every detector is then fitted (threshold from its own training data) and tested
-in the frameworks of :mod:`jtsgen.evaluate.frameworks` with the C-GATS set (Table 1:
-TRTR, T(R+S)TR, TRTS, TSTR), and in T(R+S)TR with every source of
-``augmentations`` (Table 3; its "w/o Aug." column is TRTR). A detector starts from
-the same key in every framework, so its columns differ only through the data.
-Metrics are point-wise precision, recall and F1 on the test data; with ``n_runs >
-1`` (paper profile: 5) tables give mean ± std over runs.
+Each run splits Synthetic Sines (``T = 240``, point and level-shift anomalies,
+``η ~ U[freq_range]``) 80:20 by series, seeded by ``seed + run``, and fits a
+standard scaler on the training series; then :mod:`experiments.frameworks_common`
+trains the generators, builds the synthetic sets and fits and tests every detector
+in every framework and source.
 
 Writes ``config.json``, ``results.json`` (every number, per run), ``frameworks.md``
 (Table 1's layout), ``augmentations.md`` (Table 3's), ``cells.csv`` (every
@@ -33,135 +18,39 @@ Writes ``config.json``, ``results.json`` (every number, per run), ``frameworks.m
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
-import jax
-import numpy as np
-
-from experiments import cgats_sines, detectors_sines
-from experiments.common import Stage, main, prepare_workdir, untimed, write_outputs
-from jtsgen.augment import augment_batch, get_augmenter
+from experiments import detectors_sines
+from experiments.common import main, prepare_workdir
+from experiments.frameworks_common import (
+    FrameworksConfig,
+    check_config,
+    paper_settings,
+    run_once,
+    smoke_settings,
+    write_tables,
+)
 from jtsgen.data import make_sines
-from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
-from jtsgen.errors import InputError
-from jtsgen.evaluate.frameworks import FRAMEWORKS, Labelled, evaluate_framework
-from jtsgen.models.cgats import CGATSConfig
-
-GENERATORS = {"cgats": "C-GATS", "rcgan": "RCGAN (WGAN-GP)",
-              "ddpm": "DDPM, conditional (CFG w=1)"}
-AUGMENTERS = {"mixup": ("Mixup (α=0.2)", {"alpha": 0.2, "hard": True}),
-              "cutmix": ("CutMix", {}), "combination": ("Combination", {})}
-SOURCES = tuple(GENERATORS) + tuple(AUGMENTERS)
-METRICS = ("precision", "recall", "f1", "f1_point_adjusted")
-GENERATE_CHUNK = 512
+from jtsgen.evaluate.frameworks import Labelled
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    profile: str = "quick"
-    seed: int = 0
-    n_runs: int = 1
+class Config(FrameworksConfig):
     n_series: int = 2000
     freq_range: tuple[float, ...] = (0.0, 0.05)
     anomaly_prob: float = 0.5
     kinds: tuple[str, ...] = ("point", "level_shift")
     train_frac: float = 0.8
-    detectors: tuple[str, ...] = ("robusttad", "sr_cnn", "ncad")
-    frameworks: tuple[str, ...] = FRAMEWORKS
-    augmentations: tuple[str, ...] = ("mixup", "cutmix", "combination", "rcgan", "cgats")
-    synthetic_labels: str = "label_model"
-    # generators train data parallel over this many local devices (as cgats_sines)
-    devices: int = 1
-    baseline_steps: int = 600
-    model: CGATSConfig = CGATSConfig(batch_size=32, stage1_steps=2000, stage2_steps=800)
-    # detector settings, as in experiments.detectors_sines (its fit_detector reads them)
-    baselines: baselines.Config = detectors_sines.Config.baselines
-    sr_cnn: sr_cnn.Config = detectors_sines.Config.sr_cnn
-    vae: vae_detector.Config = detectors_sines.Config.vae
-    robusttad: robusttad.Config = detectors_sines.Config.robusttad
-    ncad: ncad.Config = detectors_sines.Config.ncad
 
 
 def get_config(profile: str = "quick") -> Config:
     """smoke: seconds (tests); quick: 2,000 series, minutes on a 2-core CPU; paper: 5
     runs on 10,000 series with the generators' and detectors' longer training."""
     if profile == "smoke":
-        det = detectors_sines.get_config("smoke")
-        gen = cgats_sines.get_config("smoke")
-        return Config(profile=profile, n_series=60, baseline_steps=gen.baseline_steps,
-                      model=gen.model, baselines=det.baselines, sr_cnn=det.sr_cnn,
-                      vae=det.vae, robusttad=det.robusttad, ncad=det.ncad)
+        return Config(profile=profile, n_series=60, **smoke_settings())
     if profile == "paper":
-        det = detectors_sines.get_config("paper")
-        return Config(profile=profile, n_runs=5, n_series=10_000, baseline_steps=20_000,
-                      model=CGATSConfig(batch_size=64, stage1_steps=20_000,
-                                        stage2_steps=20_000),
-                      sr_cnn=det.sr_cnn, vae=det.vae, robusttad=det.robusttad, ncad=det.ncad)
+        return Config(profile=profile, n_series=10_000, **paper_settings())
     return Config(profile=profile)
-
-
-def _check(config: Config) -> None:
-    for name, given, allowed in (("detectors", config.detectors, detectors_sines.DETECTORS),
-                                 ("frameworks", config.frameworks, FRAMEWORKS),
-                                 ("augmentations", config.augmentations, SOURCES)):
-        unknown = [v for v in given if v not in allowed]
-        if unknown or (not given and name != "augmentations"):
-            raise InputError(f"--config.{name}", f"unknown or empty {unknown}; choose from "
-                                                 f"{allowed}")
-    if config.synthetic_labels not in ("label_model", "train"):
-        raise InputError("--config.synthetic_labels",
-                         f"must be label_model or train, got {config.synthetic_labels!r}")
-    if config.n_runs < 1:
-        raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
-
-
-def evaluations(config: Config) -> list[tuple[str, str | None]]:
-    """The ``(framework, synthetic source)`` pairs the two tables need (TRTR has none)."""
-    pairs = [(fw, None if fw == "TRTR" else "cgats") for fw in config.frameworks]
-    pairs += [("TRTR", None)] + [("T(R+S)TR", src) for src in config.augmentations]
-    return list(dict.fromkeys(pairs))
-
-
-def _generated(generate, key: jax.Array, labels_bt: np.ndarray) -> np.ndarray:
-    """``generate(key, labels)`` in chunks of :data:`GENERATE_CHUNK` label vectors."""
-    chunks = [np.asarray(generate(jax.random.fold_in(key, i), labels_bt[s:s + GENERATE_CHUNK]))
-              for i, s in enumerate(range(0, len(labels_bt), GENERATE_CHUNK))]
-    return np.concatenate(chunks).astype(np.float32)
-
-
-def synthetic_sets(config: Config, train: Labelled, sources: set[str], key: jax.Array,
-                   checkpoint_dir: Path | None, *, progress: bool = True,
-                   stage: Stage = untimed) -> dict[str, Labelled]:
-    """One synthetic set per source, each with as many series as ``train``.
-
-    Stages: ``augment NAME`` per augmenter, the generators' training stages of
-    :func:`experiments.cgats_sines.train_generators`, ``generate NAME`` per generator.
-    """
-    out = {}
-    keys = jax.random.split(key, 8)
-    for i, name in enumerate(sorted(sources & set(AUGMENTERS))):
-        fn, params = get_augmenter(name), AUGMENTERS[name][1]
-        x, y = stage(f"augment {name}", lambda fn=fn, params=params, i=i: augment_batch(
-            fn, jax.random.fold_in(keys[6], i), train.x_btc, train.y_bt, **params))
-        out[name] = Labelled(np.asarray(x, np.float32), np.asarray(y, np.float32))
-    wanted = sources & set(GENERATORS)
-    if not wanted:
-        return out
-    gen_config = cgats_sines.Config(seed=config.seed, devices=config.devices, model=config.model,
-                                    ablations=False, baselines=bool(wanted - {"cgats"}),
-                                    baseline_steps=config.baseline_steps)
-    cgats, generators, _ = cgats_sines.train_generators(
-        gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,
-        progress=progress, stage=stage)
-    n = train.x_btc.shape[0]
-    labels = (cgats.sample_labels(keys[1], n) if config.synthetic_labels == "label_model"
-              else train.y_bt)
-    for name in sorted(wanted):
-        x = stage(f"generate {name}",
-                  lambda name=name: _generated(generators[GENERATORS[name]], keys[5], labels))
-        out[name] = Labelled(x, np.asarray(labels, np.float32))
-    return out
 
 
 def make_data(config: Config):
@@ -171,128 +60,21 @@ def make_data(config: Config):
                       freq_range=tuple(config.freq_range))
 
 
-def run_once(config: Config, data, run: int, checkpoint_dir: Path | None, *,
-             progress: bool = True, stage: Stage = untimed) -> dict:
-    """One split: generators, synthetic sets, then every (detector, framework, source).
-
-    Stages: ``split``, those of :func:`synthetic_sets`, and ``detector NAME`` per
-    detector (its fits and test scores in every framework and source).
-    """
-    x_train, y_train, x_test, y_test = stage(
-        "split", lambda: detectors_sines.scaled_split(config, data, run))
-    train, test = Labelled(x_train, y_train), Labelled(x_test, y_test)
-    run_key = jax.random.fold_in(jax.random.key(config.seed), run)
-    pairs = evaluations(config)
-    sources = {src for _, src in pairs if src is not None}
-    synth = synthetic_sets(config, train, sources, jax.random.fold_in(run_key, 1_000),
-                           checkpoint_dir, progress=progress, stage=stage)
-    cells = []
-    for d, det in enumerate(config.detectors):
-        det_key = jax.random.fold_in(run_key, d)
-
-        def fit(key, x, y, det=det):
-            return detectors_sines.fit_detector(det, key, x, y, config)
-
-        def every_framework(det=det, fit=fit, det_key=det_key):
-            out = []
-            for fw, src in pairs:
-                start = time.perf_counter()
-                metrics = evaluate_framework(fw, fit, det_key, train, test, synth.get(src),
-                                             seed=config.seed + run)
-                out.append({"detector": det, "framework": fw, "source": src, **metrics,
-                            "fit_seconds": time.perf_counter() - start})
-                if progress:
-                    print(f"run {run} {detectors_sines.LABELS[det]:>12} {fw:>9} "
-                          f"{src or '-':>11}: P {metrics['precision']:.3f} "
-                          f"R {metrics['recall']:.3f} F1 {metrics['f1']:.3f}", flush=True)
-            return out
-
-        cells += stage(f"detector {det}", every_framework)
-    return {"cells": cells, "n_train": int(len(x_train)), "n_test": int(len(x_test)),
-            "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
-
-
-def summarise(runs: list[dict]) -> list[dict]:
-    """Mean and std over runs of every metric, one row per (detector, framework, source)."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in runs:
-        for c in r["cells"]:
-            groups.setdefault((c["detector"], c["framework"], c["source"]), []).append(c)
-    rows = []
-    for (det, fw, src), cells in groups.items():
-        row = {"detector": det, "framework": fw, "source": src or "",
-               "n_fit": cells[0]["n_fit"], "n_test": cells[0]["n_test"]}
-        for m in METRICS:
-            values = np.asarray([c[m] for c in cells])
-            row[f"{m}_mean"], row[f"{m}_std"] = float(values.mean()), float(values.std())
-        rows.append(row)
-    return rows
-
-
-def _cell(row: dict, metric: str, n_runs: int) -> str:
-    mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
-    return f"{mean:.3f} ± {std:.3f}" if n_runs > 1 else f"{mean:.3f}"
-
-
-def frameworks_markdown(rows: list[dict], config: Config) -> str:
-    """Table 1's layout: P / R / F1 per framework (synthetic data from C-GATS)."""
-    look = {(r["detector"], r["framework"], r["source"]): r for r in rows}
-    head = ["Detector"] + [f"{fw} {m}" for fw in config.frameworks for m in ("P", "R", "F1")]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for det in config.detectors:
-        cells = [detectors_sines.LABELS[det]]
-        for fw in config.frameworks:
-            row = look[(det, fw, "" if fw == "TRTR" else "cgats")]
-            cells += [_cell(row, m, config.n_runs) for m in ("precision", "recall", "f1")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + (
-        f"\n\nPoint-wise metrics on the test data ({config.n_runs} run(s)); synthetic data "
-        "from C-GATS; thresholds from each detector's training data.\n")
-
-
-def augmentations_markdown(rows: list[dict], config: Config) -> str:
-    """Table 3's layout: F1 without augmentation (TRTR) and in T(R+S)TR per source."""
-    look = {(r["detector"], r["framework"], r["source"]): r for r in rows}
-    names = {**GENERATORS, **{k: v[0] for k, v in AUGMENTERS.items()}}
-    head = ["Detector", "w/o Aug. (TRTR)"] + [names[s] for s in config.augmentations]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for det in config.detectors:
-        cells = [detectors_sines.LABELS[det], _cell(look[(det, "TRTR", "")], "f1", config.n_runs)]
-        cells += [_cell(look[(det, "T(R+S)TR", s)], "f1", config.n_runs)
-                  for s in config.augmentations]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + (
-        f"\n\nPoint-wise F1 on the real test data ({config.n_runs} run(s)); every "
-        "augmented column trains on the real training series plus that source's set.\n")
-
-
-def csv(rows: list[dict]) -> str:
-    cols = ["detector", "framework", "source", "n_fit", "n_test"] + [
-        f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
-    lines = [",".join(cols)]
-    for r in rows:
-        lines.append(",".join(f'"{r[c]}"' if isinstance(r[c], str) else repr(r[c])
-                              for c in cols))
-    return "\n".join(lines) + "\n"
+def split(config: Config, data, run: int) -> tuple[Labelled, Labelled]:
+    """Run ``run``'s scaled 80:20 split by series: ``(train, test)``."""
+    x_train, y_train, x_test, y_test = detectors_sines.scaled_split(config, data, run)
+    return Labelled(x_train, y_train), Labelled(x_test, y_test)
 
 
 def run(config: Config, workdir: str | Path) -> dict:
     """Runs every split and writes both tables; returns ``results.json``'s content."""
-    _check(config)
+    check_config(config)
     workdir = prepare_workdir(config, workdir)
     data = make_data(config)
-    runs = [run_once(config, data, r, workdir / "checkpoints" / f"run{r}")
+    runs = [run_once(config, *split(config, data, r), r, workdir / "checkpoints" / f"run{r}")
             for r in range(config.n_runs)]
-    rows = summarise(runs)
-    results = {"rows": rows, "runs": runs, "n_runs": config.n_runs,
-               "metric": "point-wise precision/recall/F1 on each framework's test data",
-               "extra_column": "f1_point_adjusted (point-adjusted F1; overestimates quality)"}
-    tables = {"frameworks.md": frameworks_markdown(rows, config),
-              "augmentations.md": augmentations_markdown(rows, config)}
-    write_outputs(workdir, {"results.json": results},
-                  {**tables, "cells.csv": csv(rows)},
-                  show=tables["frameworks.md"] + "\n" + tables["augmentations.md"])
-    return results
+    return write_tables(config, workdir, runs, f"Synthetic Sines, {config.n_series} series "
+                                               "split 80:20 by series")
 
 
 if __name__ == "__main__":

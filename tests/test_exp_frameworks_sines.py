@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from experiments import frameworks_sines
+from experiments import frameworks_common, frameworks_sines
 from experiments.common import main
 from jtsgen.evaluate.frameworks import FRAMEWORKS
 
@@ -21,7 +21,7 @@ def test_smoke_run_fills_both_tables(tmp_path):
                 for fw in FRAMEWORKS} | {(d, "T(R+S)TR", "mixup") for d in cfg.detectors}
     assert set(cells) == expected  # TRTR and T(R+S)TR with C-GATS are shared by both tables
     for row in cells.values():
-        for m in frameworks_sines.METRICS:
+        for m in frameworks_common.METRICS:
             assert 0.0 <= row[f"{m}_mean"] <= 1.0 and row[f"{m}_std"] == 0.0
     run = results["runs"][0]
     n_train, n_test = run["n_train"], run["n_test"]

@@ -1,0 +1,268 @@
+"""What the four-framework experiments share (``frameworks_sines``, ``frameworks_nab``).
+
+Given a scaled 80:20 split of real windows, :func:`run_once` trains the generators
+on the training windows (C-GATS; RCGAN and the conditional DDPM when asked for, see
+:func:`experiments.cgats_sines.train_generators`) and builds one synthetic set per
+source, as large as the training set:
+
+* ``cgats``, ``rcgan``, ``ddpm``: generated for label vectors drawn from C-GATS's
+  label model, fitted on the training labels (``synthetic_labels="label_model"``,
+  every generator gets the same vectors), or for the training labels themselves
+  (``"train"``);
+* ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
+  window augmented once (:mod:`jtsgen.augment`).
+
+Every detector is then fitted (threshold from its own training data) and tested
+in the frameworks of :mod:`jtsgen.evaluate.frameworks` with the C-GATS set (the
+paper's Tables 1-2: TRTR, T(R+S)TR, TRTS, TSTR), and in T(R+S)TR with every source
+of ``augmentations`` (Table 3; its "w/o Aug." column is TRTR). A detector starts
+from the same key in every framework, so its columns differ only through the data.
+Metrics are point-wise precision, recall and F1 on the test data; with ``n_runs >
+1`` tables give mean ± std over runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from experiments import cgats_sines, detectors_sines
+from experiments.common import Stage, untimed, write_outputs
+from jtsgen.augment import augment_batch, get_augmenter
+from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
+from jtsgen.errors import InputError
+from jtsgen.evaluate.frameworks import FRAMEWORKS, Labelled, evaluate_framework
+from jtsgen.models.cgats import CGATSConfig
+
+GENERATORS = {"cgats": "C-GATS", "rcgan": "RCGAN (WGAN-GP)",
+              "ddpm": "DDPM, conditional (CFG w=1)"}
+AUGMENTERS = {"mixup": ("Mixup (α=0.2)", {"alpha": 0.2, "hard": True}),
+              "cutmix": ("CutMix", {}), "combination": ("Combination", {})}
+SOURCES = tuple(GENERATORS) + tuple(AUGMENTERS)
+METRICS = ("precision", "recall", "f1", "f1_point_adjusted")
+GENERATE_CHUNK = 512
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameworksConfig:
+    """The settings every four-framework experiment has; each adds its data's."""
+
+    profile: str = "quick"
+    seed: int = 0
+    n_runs: int = 1
+    detectors: tuple[str, ...] = ("robusttad", "sr_cnn", "ncad")
+    frameworks: tuple[str, ...] = FRAMEWORKS
+    augmentations: tuple[str, ...] = ("mixup", "cutmix", "combination", "rcgan", "cgats")
+    synthetic_labels: str = "label_model"
+    # generators train data parallel over this many local devices (as cgats_sines)
+    devices: int = 1
+    baseline_steps: int = 600
+    model: CGATSConfig = CGATSConfig(batch_size=32, stage1_steps=2000, stage2_steps=800)
+    # detector settings, as in experiments.detectors_sines (its fit_detector reads them)
+    baselines: baselines.Config = detectors_sines.Config.baselines
+    sr_cnn: sr_cnn.Config = detectors_sines.Config.sr_cnn
+    vae: vae_detector.Config = detectors_sines.Config.vae
+    robusttad: robusttad.Config = detectors_sines.Config.robusttad
+    ncad: ncad.Config = detectors_sines.Config.ncad
+
+
+def smoke_settings() -> dict:
+    """The ``smoke`` profile's generator and detector settings (seconds, for tests)."""
+    det = detectors_sines.get_config("smoke")
+    gen = cgats_sines.get_config("smoke")
+    return dict(baseline_steps=gen.baseline_steps, model=gen.model, baselines=det.baselines,
+                sr_cnn=det.sr_cnn, vae=det.vae, robusttad=det.robusttad, ncad=det.ncad)
+
+
+def paper_settings() -> dict:
+    """The ``paper`` profile's: 5 runs, the generators' and detectors' long training."""
+    det = detectors_sines.get_config("paper")
+    return dict(n_runs=5, baseline_steps=20_000,
+                model=CGATSConfig(batch_size=64, stage1_steps=20_000, stage2_steps=20_000),
+                sr_cnn=det.sr_cnn, vae=det.vae, robusttad=det.robusttad, ncad=det.ncad)
+
+
+def check_config(config: FrameworksConfig) -> None:
+    for name, given, allowed in (("detectors", config.detectors, detectors_sines.DETECTORS),
+                                 ("frameworks", config.frameworks, FRAMEWORKS),
+                                 ("augmentations", config.augmentations, SOURCES)):
+        unknown = [v for v in given if v not in allowed]
+        if unknown or (not given and name != "augmentations"):
+            raise InputError(f"--config.{name}", f"unknown or empty {unknown}; choose from "
+                                                 f"{allowed}")
+    if config.synthetic_labels not in ("label_model", "train"):
+        raise InputError("--config.synthetic_labels",
+                         f"must be label_model or train, got {config.synthetic_labels!r}")
+    if config.n_runs < 1:
+        raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
+
+
+def evaluations(config: FrameworksConfig) -> list[tuple[str, str | None]]:
+    """The ``(framework, synthetic source)`` pairs the two tables need (TRTR has none)."""
+    pairs = [(fw, None if fw == "TRTR" else "cgats") for fw in config.frameworks]
+    pairs += [("TRTR", None)] + [("T(R+S)TR", src) for src in config.augmentations]
+    return list(dict.fromkeys(pairs))
+
+
+def _generated(generate, key: jax.Array, labels_bt: np.ndarray) -> np.ndarray:
+    """``generate(key, labels)`` in chunks of :data:`GENERATE_CHUNK` label vectors."""
+    chunks = [np.asarray(generate(jax.random.fold_in(key, i), labels_bt[s:s + GENERATE_CHUNK]))
+              for i, s in enumerate(range(0, len(labels_bt), GENERATE_CHUNK))]
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str], key: jax.Array,
+                   checkpoint_dir: Path | None, *, progress: bool = True,
+                   stage: Stage = untimed) -> dict[str, Labelled]:
+    """One synthetic set per source, each with as many series as ``train``.
+
+    Stages: ``augment NAME`` per augmenter, the generators' training stages of
+    :func:`experiments.cgats_sines.train_generators`, ``generate NAME`` per generator.
+    """
+    out = {}
+    keys = jax.random.split(key, 8)
+    for i, name in enumerate(sorted(sources & set(AUGMENTERS))):
+        fn, params = get_augmenter(name), AUGMENTERS[name][1]
+        x, y = stage(f"augment {name}", lambda fn=fn, params=params, i=i: augment_batch(
+            fn, jax.random.fold_in(keys[6], i), train.x_btc, train.y_bt, **params))
+        out[name] = Labelled(np.asarray(x, np.float32), np.asarray(y, np.float32))
+    wanted = sources & set(GENERATORS)
+    if not wanted:
+        return out
+    gen_config = cgats_sines.Config(seed=config.seed, devices=config.devices, model=config.model,
+                                    ablations=False, baselines=bool(wanted - {"cgats"}),
+                                    baseline_steps=config.baseline_steps)
+    cgats, generators, _ = cgats_sines.train_generators(
+        gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,
+        progress=progress, stage=stage)
+    n = train.x_btc.shape[0]
+    labels = (cgats.sample_labels(keys[1], n) if config.synthetic_labels == "label_model"
+              else train.y_bt)
+    for name in sorted(wanted):
+        x = stage(f"generate {name}",
+                  lambda name=name: _generated(generators[GENERATORS[name]], keys[5], labels))
+        out[name] = Labelled(x, np.asarray(labels, np.float32))
+    return out
+
+
+def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int,
+             checkpoint_dir: Path | None, *, progress: bool = True,
+             stage: Stage = untimed) -> dict:
+    """One run on a (scaled) split: generators and synthetic sets from ``train``, then
+    every (detector, framework, source) cell.
+
+    Stages: those of :func:`synthetic_sets`, and ``detector NAME`` per detector (its
+    fits and test scores in every framework and source).
+    """
+    run_key = jax.random.fold_in(jax.random.key(config.seed), run)
+    pairs = evaluations(config)
+    sources = {src for _, src in pairs if src is not None}
+    synth = synthetic_sets(config, train, sources, jax.random.fold_in(run_key, 1_000),
+                           checkpoint_dir, progress=progress, stage=stage)
+    cells = []
+    for d, det in enumerate(config.detectors):
+        det_key = jax.random.fold_in(run_key, d)
+
+        def fit(key, x, y, det=det):
+            return detectors_sines.fit_detector(det, key, x, y, config)
+
+        def every_framework(det=det, fit=fit, det_key=det_key):
+            out = []
+            for fw, src in pairs:
+                start = time.perf_counter()
+                metrics = evaluate_framework(fw, fit, det_key, train, test, synth.get(src),
+                                             seed=config.seed + run)
+                out.append({"detector": det, "framework": fw, "source": src, **metrics,
+                            "fit_seconds": time.perf_counter() - start})
+                if progress:
+                    print(f"run {run} {detectors_sines.LABELS[det]:>12} {fw:>9} "
+                          f"{src or '-':>11}: P {metrics['precision']:.3f} "
+                          f"R {metrics['recall']:.3f} F1 {metrics['f1']:.3f}", flush=True)
+            return out
+
+        cells += stage(f"detector {det}", every_framework)
+    return {"cells": cells, "n_train": int(len(train.x_btc)), "n_test": int(len(test.x_btc)),
+            "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Mean and std over runs of every metric, one row per (detector, framework, source)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        for c in r["cells"]:
+            groups.setdefault((c["detector"], c["framework"], c["source"]), []).append(c)
+    rows = []
+    for (det, fw, src), cells in groups.items():
+        row = {"detector": det, "framework": fw, "source": src or "",
+               "n_fit": cells[0]["n_fit"], "n_test": cells[0]["n_test"]}
+        for m in METRICS:
+            values = np.asarray([c[m] for c in cells])
+            row[f"{m}_mean"], row[f"{m}_std"] = float(values.mean()), float(values.std())
+        rows.append(row)
+    return rows
+
+
+def _cell(row: dict, metric: str, n_runs: int) -> str:
+    mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
+    return f"{mean:.3f} ± {std:.3f}" if n_runs > 1 else f"{mean:.3f}"
+
+
+def frameworks_markdown(rows: list[dict], config: FrameworksConfig) -> str:
+    """Table 1's layout: P / R / F1 per framework (synthetic data from C-GATS)."""
+    look = {(r["detector"], r["framework"], r["source"]): r for r in rows}
+    head = ["Detector"] + [f"{fw} {m}" for fw in config.frameworks for m in ("P", "R", "F1")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for det in config.detectors:
+        cells = [detectors_sines.LABELS[det]]
+        for fw in config.frameworks:
+            row = look[(det, fw, "" if fw == "TRTR" else "cgats")]
+            cells += [_cell(row, m, config.n_runs) for m in ("precision", "recall", "f1")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (
+        f"\n\nPoint-wise metrics on the test data ({config.n_runs} run(s)); synthetic data "
+        "from C-GATS; thresholds from each detector's training data.\n")
+
+
+def augmentations_markdown(rows: list[dict], config: FrameworksConfig) -> str:
+    """Table 3's layout: F1 without augmentation (TRTR) and in T(R+S)TR per source."""
+    look = {(r["detector"], r["framework"], r["source"]): r for r in rows}
+    names = {**GENERATORS, **{k: v[0] for k, v in AUGMENTERS.items()}}
+    head = ["Detector", "w/o Aug. (TRTR)"] + [names[s] for s in config.augmentations]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for det in config.detectors:
+        cells = [detectors_sines.LABELS[det], _cell(look[(det, "TRTR", "")], "f1", config.n_runs)]
+        cells += [_cell(look[(det, "T(R+S)TR", s)], "f1", config.n_runs)
+                  for s in config.augmentations]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (
+        f"\n\nPoint-wise F1 on the real test data ({config.n_runs} run(s)); every "
+        "augmented column trains on the real training series plus that source's set.\n")
+
+
+def csv(rows: list[dict]) -> str:
+    cols = ["detector", "framework", "source", "n_fit", "n_test"] + [
+        f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    lines = [",".join(cols)]
+    for r in rows:
+        lines.append(",".join(f'"{r[c]}"' if isinstance(r[c], str) else repr(r[c])
+                              for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(config: FrameworksConfig, workdir: Path, runs: list[dict],
+                 data_note: str) -> dict:
+    """Writes ``results.json``, ``frameworks.md``, ``augmentations.md`` and ``cells.csv``
+    into ``workdir``; returns the results."""
+    rows = summarise(runs)
+    results = {"rows": rows, "runs": runs, "n_runs": config.n_runs, "data": data_note,
+               "metric": "point-wise precision/recall/F1 on each framework's test data",
+               "extra_column": "f1_point_adjusted (point-adjusted F1; overestimates quality)"}
+    tables = {"frameworks.md": frameworks_markdown(rows, config),
+              "augmentations.md": augmentations_markdown(rows, config)}
+    write_outputs(workdir, {"results.json": results}, {**tables, "cells.csv": csv(rows)},
+                  show=tables["frameworks.md"] + "\n" + tables["augmentations.md"])
+    return results

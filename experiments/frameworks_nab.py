@@ -1,0 +1,123 @@
+"""Detectors in the four evaluation frameworks on NAB subsets (C-GATS Table 3's NAB rows).
+
+``python -m experiments.frameworks_nab [--profile smoke|quick|paper] [--workdir DIR]
+[--config.nab_root=PATH] [--config.subsets=realTraffic] [--config.key=value ...]``
+
+Data: the NAB files of ``subsets`` (:func:`jtsgen.data.load_nab`: a local checkout
+at ``nab_root``, else the cache ``$JTSGEN_DATA/nab``, downloading what is missing).
+Each series is split in time: its first ``train_frac`` of steps is training data,
+the rest test data, so no window spans both. A standard scaler fitted on the
+series' training steps scales the whole series (series differ in units), and
+each part is cut into windows of ``model.seq_len`` (240) steps, one every
+``stride`` steps (the default 12 gives about the paper's 1,200 windows for
+realTraffic). A step is anomalous iff it lies in one of NAB's labelled windows.
+The split is fixed; with ``n_runs > 1`` runs differ in their seeds (generators'
+and detectors' initialisation and noise, augmentation draws).
+
+Then :mod:`experiments.frameworks_common` trains the generators on the training
+windows, builds the synthetic sets and fits and tests every detector in every
+framework and source. Writes the same files as
+:mod:`experiments.frameworks_sines`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from experiments.common import main, prepare_workdir
+from experiments.frameworks_common import (
+    FrameworksConfig,
+    check_config,
+    paper_settings,
+    run_once,
+    smoke_settings,
+    write_tables,
+)
+from jtsgen.data import fit_standard_scaler, load_nab, sliding_windows
+from jtsgen.data.nab import NAB_SUBSETS
+from jtsgen.errors import InputError
+from jtsgen.evaluate.frameworks import Labelled, concat
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(FrameworksConfig):
+    subsets: tuple[str, ...] = ("realTraffic",)
+    nab_root: str = ""  # a NAB checkout (data/, labels/); empty: the cache, downloading
+    stride: int = 12
+    train_frac: float = 0.8
+
+
+def get_config(profile: str = "quick") -> Config:
+    """smoke: seconds (tests; windows of 48, one every 48 steps); quick: realTraffic,
+    minutes on a 2-core CPU; paper: 5 runs with the longer training."""
+    if profile == "smoke":
+        settings = smoke_settings()
+        return Config(profile=profile, stride=settings["model"].seq_len, **settings)
+    if profile == "paper":
+        return Config(profile=profile, **paper_settings())
+    return Config(profile=profile)
+
+
+def _windows(values_t: np.ndarray, labels_t: np.ndarray, config: Config, name: str):
+    return sliding_windows(values_t, labels_t, length=config.model.seq_len,
+                           stride=config.stride, source=name)
+
+
+def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
+    """Scaled windows of every series' training and test steps: ``(train, test, info)``,
+    ``info`` naming the series used and those too short for a window in both parts."""
+    series = load_nab(config.subsets, root=config.nab_root or None)
+    length = config.model.seq_len
+    train, test, used, skipped = [], [], [], []
+    for s in series:
+        cut = int(round(config.train_frac * len(s)))
+        if min(cut, len(s) - cut) < length:
+            skipped.append(s.name)
+            continue
+        scaler = fit_standard_scaler(s.values_t[:cut, None])
+        x_tc = scaler.transform(s.values_t[:, None])
+        for part, rows in ((train, slice(0, cut)), (test, slice(cut, None))):
+            w = _windows(x_tc[rows], s.labels_t[rows], config, s.name)
+            part.append(Labelled(w.x_btc, w.y_bt))
+        used.append(s.name)
+    if not used:
+        raise InputError("--config.subsets", f"no series of {list(config.subsets)} has "
+                         f"{length} steps in both its training and test parts")
+    train_set, test_set = concat(*train), concat(*test)
+    anomalous = train_set.y_bt.max(axis=1) > 0
+    if anomalous.all() or not anomalous.any():
+        raise InputError("--config.subsets", "the training windows need both normal and "
+                         f"anomalous windows; got {int(anomalous.sum())} anomalous of "
+                         f"{len(anomalous)} (try another stride or subset)")
+    return train_set, test_set, {"series": used, "skipped_short": skipped}
+
+
+def _check(config: Config) -> None:
+    check_config(config)
+    unknown = [s for s in config.subsets if s not in NAB_SUBSETS]
+    if unknown or not config.subsets:
+        raise InputError("--config.subsets", f"unknown or empty {unknown}; choose from "
+                                             f"{list(NAB_SUBSETS)}")
+    if config.stride < 1:
+        raise InputError("--config.stride", f"must be >= 1, got {config.stride}")
+
+
+def run(config: Config, workdir: str | Path) -> dict:
+    """Loads and splits the NAB series, runs every seed and writes both tables."""
+    _check(config)
+    train, test, info = load_split(config)
+    workdir = prepare_workdir(config, workdir)
+    runs = [run_once(config, train, test, r, workdir / "checkpoints" / f"run{r}")
+            for r in range(config.n_runs)]
+    note = (f"NAB {', '.join(config.subsets)}: {len(info['series'])} series split "
+            f"{config.train_frac:g}:{1 - config.train_frac:g} in time, windows of "
+            f"{config.model.seq_len} every {config.stride} steps; too short: "
+            f"{info['skipped_short'] or 'none'}")
+    return write_tables(config, workdir, runs, note)
+
+
+if __name__ == "__main__":
+    main("frameworks_nab", get_config, run)
