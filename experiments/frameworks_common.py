@@ -58,6 +58,9 @@ class FrameworksConfig:
     frameworks: tuple[str, ...] = FRAMEWORKS
     augmentations: tuple[str, ...] = ("mixup", "cutmix", "combination", "rcgan", "cgats")
     synthetic_labels: str = "label_model"
+    # C-GATS's sampling temperature: the scale of the output noise its autoregressive
+    # sampler draws at every step (1 = the model's own distribution, 0 = its means)
+    temperature: float = 1.0
     # generators train data parallel over this many local devices (as cgats_sines)
     devices: int = 1
     baseline_steps: int = 600
@@ -99,6 +102,8 @@ def check_config(config: FrameworksConfig) -> None:
                          f"must be label_model or train, got {config.synthetic_labels!r}")
     if config.n_runs < 1:
         raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
+    if config.temperature < 0:
+        raise InputError("--config.temperature", f"must be >= 0, got {config.temperature}")
 
 
 def evaluations(config: FrameworksConfig) -> list[tuple[str, str | None]]:
@@ -139,6 +144,7 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     cgats, generators, _ = cgats_sines.train_generators(
         gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,
         progress=progress, stage=stage)
+    generators["C-GATS"] = lambda k, y: cgats.generate(k, y, temperature=config.temperature)[0]
     n = train.x_btc.shape[0]
     labels = (cgats.sample_labels(keys[1], n) if config.synthetic_labels == "label_model"
               else train.y_bt)
