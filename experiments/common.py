@@ -34,6 +34,14 @@ def untimed(name: str, fn: Callable[[], Any]) -> Any:
     return fn()
 
 
+def check_choices(arg: str, given: tuple, allowed: tuple, *, allow_empty: bool = False) -> None:
+    """InputError naming ``arg`` when ``given`` has a value outside ``allowed`` (or is
+    empty, unless ``allow_empty``)."""
+    unknown = [v for v in given if v not in allowed]
+    if unknown or (not given and not allow_empty):
+        raise InputError(arg, f"unknown or empty {unknown}; choose from {list(allowed)}")
+
+
 def parse_args(name: str, argv: list[str] | None) -> tuple[str, Path, list[str]]:
     """Returns ``(profile, workdir, overrides)``; overrides are the ``--config.*`` args."""
     parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}")

@@ -37,7 +37,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common import main, prepare_workdir, write_outputs
+from experiments.common import check_choices, main, prepare_workdir, write_outputs
 from jtsgen.data import fit_standard_scaler, make_sines, split_arrays
 from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
 from jtsgen.errors import InputError
@@ -116,10 +116,7 @@ def threshold_rule(name: str, config: Config) -> str:
 
 
 def _check(config: Config) -> None:
-    unknown = [d for d in config.detectors if d not in DETECTORS]
-    if unknown or not config.detectors:
-        raise InputError("--config.detectors", f"unknown or empty {unknown}; choose from "
-                         f"{DETECTORS}")
+    check_choices("--config.detectors", config.detectors, DETECTORS)
     if config.n_runs < 1:
         raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
 

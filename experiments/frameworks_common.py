@@ -31,7 +31,7 @@ import jax
 import numpy as np
 
 from experiments import cgats_sines, detectors_sines
-from experiments.common import Stage, untimed, write_outputs
+from experiments.common import Stage, check_choices, untimed, write_outputs
 from jtsgen.augment import augment_batch, get_augmenter
 from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
 from jtsgen.errors import InputError
@@ -90,13 +90,9 @@ def paper_settings() -> dict:
 
 
 def check_config(config: FrameworksConfig) -> None:
-    for name, given, allowed in (("detectors", config.detectors, detectors_sines.DETECTORS),
-                                 ("frameworks", config.frameworks, FRAMEWORKS),
-                                 ("augmentations", config.augmentations, SOURCES)):
-        unknown = [v for v in given if v not in allowed]
-        if unknown or (not given and name != "augmentations"):
-            raise InputError(f"--config.{name}", f"unknown or empty {unknown}; choose from "
-                                                 f"{allowed}")
+    check_choices("--config.detectors", config.detectors, detectors_sines.DETECTORS)
+    check_choices("--config.frameworks", config.frameworks, FRAMEWORKS)
+    check_choices("--config.augmentations", config.augmentations, SOURCES, allow_empty=True)
     if config.synthetic_labels not in ("label_model", "train"):
         raise InputError("--config.synthetic_labels",
                          f"must be label_model or train, got {config.synthetic_labels!r}")

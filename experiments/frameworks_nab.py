@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.common import main, prepare_workdir
+from experiments.common import check_choices, main, prepare_workdir
 from experiments.frameworks_common import (
     FrameworksConfig,
     check_config,
@@ -97,10 +97,7 @@ def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
 
 def _check(config: Config) -> None:
     check_config(config)
-    unknown = [s for s in config.subsets if s not in NAB_SUBSETS]
-    if unknown or not config.subsets:
-        raise InputError("--config.subsets", f"unknown or empty {unknown}; choose from "
-                                             f"{list(NAB_SUBSETS)}")
+    check_choices("--config.subsets", config.subsets, NAB_SUBSETS)
     if config.stride < 1:
         raise InputError("--config.stride", f"must be >= 1, got {config.stride}")
 
