@@ -114,3 +114,4 @@ def test_the_threshold_comes_from_the_frameworks_training_data():
     assert trts["n_fit"] == 9 and trts["n_test"] == 1
     assert trts["recall"] == 1.0 and trts["precision"] == pytest.approx(0.5)
     assert trts["test_anomaly_rate"] == pytest.approx(0.1)
+    assert trts["f1_flag_all"] == pytest.approx(0.2 / 1.1)  # P = 0.1, R = 1

@@ -108,9 +108,11 @@ def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: L
                        seed: int = 0) -> dict[str, float]:
     """Fits a detector with ``fit(key, x, y)`` on ``framework``'s training data and
     returns :func:`detection_scores` on its test data, with the two sets' sizes
-    (``n_fit``, ``n_test``) and the test anomaly rate."""
+    (``n_fit``, ``n_test``), the test anomaly rate ``r`` and ``f1_flag_all`` = 2r / (1 + r),
+    the F1 of flagging every test step (the floor a useful detector must beat)."""
     fit_on, test_on = framework_data(framework, real_train, real_test, synthetic, seed)
     fitted = fit(key, fit_on.x_btc, fit_on.y_bt)
+    rate = float(test_on.y_bt.mean())
     return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt),
             "n_fit": int(fit_on.x_btc.shape[0]), "n_test": int(test_on.x_btc.shape[0]),
-            "test_anomaly_rate": float(test_on.y_bt.mean())}
+            "test_anomaly_rate": rate, "f1_flag_all": 2 * rate / (1 + rate)}
