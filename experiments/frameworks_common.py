@@ -8,7 +8,8 @@ source, as large as the training set:
 * ``cgats``, ``rcgan``, ``ddpm``: generated for label vectors drawn from C-GATS's
   label model, fitted on the training labels (``synthetic_labels="label_model"``,
   every generator gets the same vectors), or for the training labels themselves
-  (``"train"``);
+  (``"train"``); C-GATS always trains (its label model draws the vectors), RCGAN and
+  the DDPM train together when either is a source;
 * ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
   window augmented once (:mod:`jtsgen.augment`).
 
