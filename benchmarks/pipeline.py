@@ -69,6 +69,7 @@ from experiments import (
     lstm_vae,
     vae_anomaly,
 )
+from experiments.common import check_choices
 from jtsgen.detect import vae_detector
 from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
@@ -276,10 +277,7 @@ def _parser():
 def main(argv: list[str] | None = None) -> dict:
     args = _parser().parse_args(argv)
     names = list(dict.fromkeys(n.strip() for n in args.experiments.split(",") if n.strip()))
-    unknown = [n for n in names if n not in EXPERIMENTS]
-    if unknown or not names:
-        raise InputError("--experiments", f"unknown or empty {unknown}; choose from "
-                         f"{', '.join(EXPERIMENTS)}")
+    check_choices("--experiments", tuple(names), tuple(EXPERIMENTS))
     rows: list[dict] = []
     scores = {}
     summary: dict[str, Any] = {"pipeline_cold_s": None, "pipeline_warm_s": None,

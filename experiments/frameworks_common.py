@@ -65,7 +65,7 @@ class FrameworksConfig:
     # generators train data parallel over this many local devices (as cgats_sines)
     devices: int = 1
     baseline_steps: int = 600
-    model: CGATSConfig = CGATSConfig(batch_size=32, stage1_steps=2000, stage2_steps=800)
+    model: CGATSConfig = cgats_sines.Config.model  # C-GATS as in cgats_sines' quick profile
     # detector settings, as in experiments.detectors_sines (its fit_detector reads them)
     baselines: baselines.Config = detectors_sines.Config.baselines
     sr_cnn: sr_cnn.Config = detectors_sines.Config.sr_cnn
