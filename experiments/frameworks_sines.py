@@ -73,8 +73,8 @@ def run(config: Config, workdir: str | Path) -> dict:
     data = make_data(config)
     runs = [run_once(config, *split(config, data, r), r, workdir / "checkpoints" / f"run{r}")
             for r in range(config.n_runs)]
-    return write_tables(config, workdir, runs, f"Synthetic Sines, {config.n_series} series "
-                                               "split 80:20 by series")
+    return write_tables(config, workdir, runs, f"Synthetic Sines, {config.n_series} series, "
+                                               f"{config.train_frac:g} of them for training")
 
 
 if __name__ == "__main__":
