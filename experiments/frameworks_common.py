@@ -5,11 +5,13 @@ on the training windows (C-GATS; RCGAN and the conditional DDPM when asked for, 
 :func:`experiments.cgats_sines.train_generators`) and builds one synthetic set per
 source, as large as the training set:
 
-* ``cgats``, ``rcgan``, ``ddpm``: generated for label vectors drawn from C-GATS's
-  label model, fitted on the training labels (``synthetic_labels="label_model"``,
-  every generator gets the same vectors), or for the training labels themselves
-  (``"train"``); C-GATS always trains (its label model draws the vectors), RCGAN and
-  the DDPM train together when either is a source;
+* ``cgats``, its ablations ``cvae`` (end-to-end CVAE, Table 10) and ``cgats_first``
+  (labels at the first layer, Table 11), ``rcgan``, ``ddpm``: generated for label
+  vectors drawn from C-GATS's label model, fitted on the training labels
+  (``synthetic_labels="label_model"``, every generator gets the same vectors), or
+  for the training labels themselves (``"train"``); C-GATS always trains (its label
+  model draws the vectors), the two ablations train together when either is a
+  source, and so do RCGAN and the DDPM;
 * ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
   window augmented once (:mod:`jtsgen.augment`).
 
@@ -39,8 +41,10 @@ from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import FRAMEWORKS, Labelled, evaluate_framework
 from jtsgen.models.cgats import CGATSConfig
 
-GENERATORS = {"cgats": "C-GATS", "rcgan": "RCGAN (WGAN-GP)",
-              "ddpm": "DDPM, conditional (CFG w=1)"}
+GENERATORS = {"cgats": "C-GATS", "cvae": "CVAE end-to-end (Table 10)",
+              "cgats_first": "C-GATS, condition at first layer (Table 11)",
+              "rcgan": "RCGAN (WGAN-GP)", "ddpm": "DDPM, conditional (CFG w=1)"}
+ABLATIONS, BASELINES = {"cvae", "cgats_first"}, {"rcgan", "ddpm"}
 AUGMENTERS = {"mixup": ("Mixup (α=0.2)", {"alpha": 0.2, "hard": True}),
               "cutmix": ("CutMix", {}), "combination": ("Combination", {})}
 SOURCES = tuple(GENERATORS) + tuple(AUGMENTERS)
@@ -60,7 +64,8 @@ class FrameworksConfig:
     augmentations: tuple[str, ...] = ("mixup", "cutmix", "combination", "rcgan", "cgats")
     synthetic_labels: str = "label_model"
     # C-GATS's sampling temperature: the scale of the output noise its autoregressive
-    # sampler draws at every step (1 = the model's own distribution, 0 = its means)
+    # sampler draws at every step (1 = the model's own distribution, 0 = its means);
+    # the ablations and baselines sample at their own distribution
     temperature: float = 1.0
     # generators train data parallel over this many local devices (as cgats_sines)
     devices: int = 1
@@ -136,7 +141,8 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     if not wanted:
         return out
     gen_config = cgats_sines.Config(seed=config.seed, devices=config.devices, model=config.model,
-                                    ablations=False, baselines=bool(wanted - {"cgats"}),
+                                    ablations=bool(wanted & ABLATIONS),
+                                    baselines=bool(wanted & BASELINES),
                                     baseline_steps=config.baseline_steps)
     cgats, generators, _ = cgats_sines.train_generators(
         gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,

@@ -12,13 +12,16 @@ from jtsgen.evaluate.frameworks import FRAMEWORKS
 
 
 def test_smoke_run_fills_both_tables(tmp_path):
-    # two quick detectors (a rule and a small network), one augmenter and C-GATS
+    # two quick detectors (a rule and a small network), one augmenter, C-GATS and its
+    # Table 10 ablation
     cfg = dataclasses.replace(frameworks_sines.get_config("smoke"),
-                              detectors=("case2", "sr_cnn"), augmentations=("mixup", "cgats"))
+                              detectors=("case2", "sr_cnn"),
+                              augmentations=("mixup", "cgats", "cvae"))
     results = frameworks_sines.run(cfg, tmp_path)
     cells = {(r["detector"], r["framework"], r["source"]): r for r in results["rows"]}
     expected = {(d, fw, "" if fw == "TRTR" else "cgats") for d in cfg.detectors
-                for fw in FRAMEWORKS} | {(d, "T(R+S)TR", "mixup") for d in cfg.detectors}
+                for fw in FRAMEWORKS} | {(d, "T(R+S)TR", src) for d in cfg.detectors
+                                         for src in ("mixup", "cvae")}
     assert set(cells) == expected  # TRTR and T(R+S)TR with C-GATS are shared by both tables
     for row in cells.values():
         for m in frameworks_common.METRICS:
@@ -31,17 +34,19 @@ def test_smoke_run_fills_both_tables(tmp_path):
                              ("TRTS", "cgats"))}
     assert sizes == {"TRTR": (48, 12), "T(R+S)TR": (96, 12), "TSTR": (48, 12),
                      "TRTS": (60, 10)}  # synthetic sets are as large as the training set
-    assert run["synthetic_anomaly_rate"]["cgats"] > 0  # label-model vectors are anomalous
+    rates = run["synthetic_anomaly_rate"]
+    assert rates["cgats"] > 0 and rates["cvae"] == rates["cgats"]  # the same label vectors
 
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rows"] == results["rows"]
     assert json.loads((tmp_path / "config.json").read_text())["augmentations"] == [
-        "mixup", "cgats"]
+        "mixup", "cgats", "cvae"]
     table1 = (tmp_path / "frameworks.md").read_text()
     assert "| TRTS F1 |" in table1 and "| Case 2 |" in table1 and "| SR-CNN |" in table1
     assert table1.count("\n| ") == len(cfg.detectors)  # one row per detector below the head
     table3 = (tmp_path / "augmentations.md").read_text()
     assert "w/o Aug. (TRTR)" in table3 and "Mixup (α=0.2)" in table3 and "C-GATS" in table3
+    assert "CVAE end-to-end (Table 10)" in table3
     csv_lines = (tmp_path / "cells.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + len(expected)
     assert (tmp_path / "checkpoints" / "run0" / "cgats").is_dir()
