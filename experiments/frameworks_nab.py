@@ -92,6 +92,11 @@ def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
         raise InputError("--config.subsets", "the training windows need both normal and "
                          f"anomalous windows; got {int(anomalous.sum())} anomalous of "
                          f"{len(anomalous)} (try another stride or subset)")
+    if not test_set.y_bt.any():
+        raise InputError("--config.subsets", f"no labelled anomaly in the last "
+                         f"{1 - config.train_frac:g} of any series of {list(config.subsets)}: "
+                         "every test metric would be 0 (NAB's artificialWithAnomaly has its "
+                         "anomalies earlier; try another subset or --config.train_frac)")
     return train_set, test_set, {"series": used, "skipped_short": skipped}
 
 

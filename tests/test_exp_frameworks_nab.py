@@ -11,6 +11,7 @@ import pytest
 from experiments import frameworks_nab
 from experiments.common import main
 from jtsgen.data import load_nab
+from jtsgen.errors import InputError
 
 NAB_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
 needs_nab = pytest.mark.skipif(not (NAB_ROOT / "labels").is_dir(),
@@ -58,6 +59,13 @@ def test_smoke_run_writes_both_tables(tmp_path):
     assert results["data"].startswith("NAB realTraffic: 7 series split 0.8:0.2 in time")
     assert json.loads((tmp_path / "config.json").read_text())["nab_root"] == str(NAB_ROOT)
     assert "| Case 2 |" in (tmp_path / "augmentations.md").read_text()
+
+
+@needs_nab
+def test_a_split_whose_test_part_has_no_anomaly_is_refused():
+    cfg = _smoke(subsets=("artificialWithAnomaly",))  # its anomalies lie before the cut
+    with pytest.raises(InputError, match="no labelled anomaly in the last 0.2"):
+        frameworks_nab.load_split(cfg)
 
 
 def test_bad_settings_name_the_argument(tmp_path, capsys):
