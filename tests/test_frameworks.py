@@ -115,3 +115,30 @@ def test_the_threshold_comes_from_the_frameworks_training_data():
     assert trts["recall"] == 1.0 and trts["precision"] == pytest.approx(0.5)
     assert trts["test_anomaly_rate"] == pytest.approx(0.1)
     assert trts["f1_flag_all"] == pytest.approx(0.2 / 1.1)  # P = 0.1, R = 1
+
+
+def test_test_oracle_f1_picks_the_threshold_on_the_test_scores():
+    y = np.array([[0, 1, 1, 0, 0]], np.float32)
+    x = np.array([[0.1, 0.9, 0.8, 0.2, 0.85]], np.float32)[..., None]
+    fitted = Fitted("value", lambda x: x[..., 0], threshold=0.95)  # its own: flags nothing
+    got = detection_scores(fitted, x, y)
+    assert got["f1"] == 0.0
+    # best on the test scores: >= 0.8 flags 0.9, 0.8, 0.85 -> P 2/3, R 1, F1 0.8
+    assert got["f1_test_oracle"] == pytest.approx(0.8)
+
+    class PredictOnly:
+        def predict(self, x_btc):
+            return (x_btc[..., 0] > 0.5).astype(np.float32)
+
+    other = detection_scores(PredictOnly(), x, y)
+    assert other["f1"] == pytest.approx(0.8) and np.isnan(other["f1_test_oracle"])
+
+
+def test_train_anomaly_share_is_that_of_the_frameworks_training_set():
+    real_train, real_test = _spikes(6, 1.0, 0.0), _spikes(3, 1.0, 0.0)  # 1 of 10 steps
+    synthetic = _spikes(6, 2.0, 1.0)
+    synthetic.y_bt[:, 5] = 1.0  # 2 of 10 steps
+    key = jax.random.key(0)
+    share = {fw: evaluate_framework(fw, _threshold_on_value, key, real_train, real_test,
+                                    synthetic)["train_anomaly_share"] for fw in FRAMEWORKS}
+    assert share == pytest.approx({"TRTR": 0.1, "T(R+S)TR": 0.15, "TSTR": 0.2, "TRTS": 0.1})

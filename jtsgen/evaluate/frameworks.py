@@ -17,8 +17,12 @@ TRTS          ``real_train`` + ``real_test`` (all real)    a random 20 % of ``sy
 TRTS follows the paper's wording (train on all the real data, test on a 20 %
 random split of the synthetic data), so its detector has seen the real test
 series. The test metrics are point-wise precision, recall and F1
-(:func:`jtsgen.evaluate.metrics.point_prf`), plus the point-adjusted F1 as a
-separately named extra (:func:`detection_scores`).
+(:func:`jtsgen.evaluate.metrics.point_prf`) of the detector's own threshold, which
+it chose on the framework's training data; separately named extras
+(:func:`detection_scores`, :func:`evaluate_framework`): the point-adjusted F1, the
+test-oracle best F1 (the threshold chosen on the test scores themselves: an upper
+bound for the detector's scores, never the headline) and the share of labelled
+steps in the framework's training set.
 
 Shapes: series ``x_btc`` float32 ``[B, T, C]``, labels ``y_bt`` ``[B, T]`` in {0, 1};
 every set of one call has the same ``T`` and ``C``.
@@ -33,12 +37,13 @@ import jax
 import numpy as np
 
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import point_adjusted_prf, point_prf
+from jtsgen.evaluate.metrics import best_f1_threshold, point_adjusted_prf, point_prf
 
 FRAMEWORKS = ("TRTR", "T(R+S)TR", "TRTS", "TSTR")
 TRTS_TEST_FRACTION = 0.2
 
-# fit(key, x_btc, y_bt) -> a fitted detector with ``predict(x_btc) -> [B, T]`` labels
+# fit(key, x_btc, y_bt) -> a fitted detector with ``predict(x_btc) -> [B, T]`` labels (and, as
+# :class:`jtsgen.detect.base.Fitted`, ``score`` and ``threshold`` for the test-oracle F1)
 FitFn = Callable[[jax.Array, np.ndarray, np.ndarray], Any]
 
 
@@ -96,11 +101,20 @@ def framework_data(framework: str, real_train: Labelled, real_test: Labelled,
 
 def detection_scores(fitted: Any, x_btc: np.ndarray, y_bt: np.ndarray) -> dict[str, float]:
     """Point-wise precision, recall, F1 of ``fitted.predict(x_btc)`` against ``y_bt``, and
-    ``f1_point_adjusted`` (an extra: point adjustment overestimates detection quality)."""
-    pred = fitted.predict(x_btc)
+    two extras: ``f1_point_adjusted`` (point adjustment overestimates detection quality)
+    and ``f1_test_oracle``, the best F1 over thresholds chosen on the test scores
+    ``fitted.score(x_btc)`` themselves (an upper bound, not a result; NaN for a detector
+    without ``score`` and ``threshold``)."""
+    if hasattr(fitted, "score") and hasattr(fitted, "threshold"):
+        scores = np.asarray(fitted.score(x_btc), np.float32)
+        pred = (scores >= fitted.threshold).astype(np.float32)  # = Fitted.predict, scored once
+        oracle = float(best_f1_threshold(scores, y_bt)[1])
+    else:
+        pred, oracle = fitted.predict(x_btc), float("nan")
     p, r, f1 = (float(v) for v in point_prf(y_bt, pred))
     return {"precision": p, "recall": r, "f1": f1,
-            "f1_point_adjusted": float(point_adjusted_prf(y_bt, pred)[2])}
+            "f1_point_adjusted": float(point_adjusted_prf(y_bt, pred)[2]),
+            "f1_test_oracle": oracle}
 
 
 def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: Labelled,
@@ -109,10 +123,12 @@ def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: L
     """Fits a detector with ``fit(key, x, y)`` on ``framework``'s training data and
     returns :func:`detection_scores` on its test data, with the two sets' sizes
     (``n_fit``, ``n_test``), the test anomaly rate ``r`` and ``f1_flag_all`` = 2r / (1 + r),
-    the F1 of flagging every test step (the floor a useful detector must beat)."""
+    the F1 of flagging every test step (the floor a useful detector must beat), and
+    ``train_anomaly_share``, the share of labelled steps in the training set."""
     fit_on, test_on = framework_data(framework, real_train, real_test, synthetic, seed)
     fitted = fit(key, fit_on.x_btc, fit_on.y_bt)
     rate = float(test_on.y_bt.mean())
     return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt),
             "n_fit": int(fit_on.x_btc.shape[0]), "n_test": int(test_on.x_btc.shape[0]),
-            "test_anomaly_rate": rate, "f1_flag_all": 2 * rate / (1 + rate)}
+            "test_anomaly_rate": rate, "f1_flag_all": 2 * rate / (1 + rate),
+            "train_anomaly_share": float(fit_on.y_bt.mean())}
