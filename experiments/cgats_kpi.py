@@ -55,6 +55,8 @@ from experiments.frameworks_common import (
     write_tables,
 )
 from jtsgen.data import fit_standard_scaler, load_kpi, sliding_windows
+from jtsgen.data.cache import dataset_dir
+from jtsgen.data.kpi import KPI_FILE
 from jtsgen.data.series import LabelledSeries
 from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import Labelled, concat
@@ -150,7 +152,15 @@ def load_series(config: Config) -> list[LabelledSeries]:
     """Every KPI of ``data_path`` (or the cache); the parsed file is kept per path and
     modification time, so a second run in one process does not read it again."""
     if not config.data_path:
-        return load_kpi(url=KPI_URL).train
+        dest = dataset_dir("kpi") / KPI_FILE
+        try:
+            return load_kpi(url=KPI_URL).train
+        except InputError as err:
+            if dest.is_file() or err.source != str(dest):
+                raise
+            raise InputError(str(dest), f"KPI data not in the cache and its download failed; "
+                             f"put phase2_train.csv (unzipped from {KPI_URL}) there, or pass "
+                             "--config.data_path=<the CSV or .zip>") from None
     path = Path(config.data_path).expanduser()
     if not path.is_file():
         raise InputError(str(path), "file not found (--config.data_path: the KPI phase-2 CSV "
