@@ -1,5 +1,6 @@
 """Specification of NCAD: augmentations, contextual hypersphere loss, fit/score."""
 
+import dataclasses
 import functools
 
 import chex
@@ -99,6 +100,27 @@ def test_hypersphere_loss_is_the_bce_of_exp_minus_distance():
     y = jnp.asarray([[0.0, 1.0]])
     expected = (0.5 + -np.log(1 - np.exp(-2.0))) / 2
     np.testing.assert_allclose(ncad.hypersphere_loss(d, y), expected, rtol=1e-6)
+
+
+def test_windows_with_a_labelled_context_are_left_out_of_the_loss():
+    """A long labelled segment (as in KPI's training labels) must not teach NCAD that a
+    suspect part like its (anomalous) context is anomalous: those windows weigh 0."""
+    y = np.zeros((2, LENGTH), np.float32)
+    y[:, 30:71] = 1.0  # 41 steps, longer than the 16-step context
+    w = np.asarray(ncad.context_weights(jnp.asarray(y), SMALL))  # clean_context reads these
+    np.testing.assert_array_equal(w[0, :31], 1.0)  # context ends before step 30
+    np.testing.assert_array_equal(w[0, 31:87], 0.0)  # context e-16 .. e-1 meets 30..70
+    np.testing.assert_array_equal(w[0, 87:], 1.0)
+    x = jnp.asarray(make_sines(2, 0, length=LENGTH, freq_range=(0.0, 0.1)).x_btc)
+    params = ncad.init_params(jax.random.key(0), SMALL, LENGTH, 1)
+    d = np.asarray(ncad.window_distances(params, x, SMALL))
+    per = -np.log(-np.expm1(-d))  # every window ends on an anomalous step or a normal one
+    per = np.where(y > 0, per, d)
+    clean = dataclasses.replace(SMALL, clean_context=True)
+    a, _ = ncad.make_loss_fn(clean)(params, (x, jnp.asarray(y)), None)
+    np.testing.assert_allclose(a, per[w > 0].mean(), rtol=1e-5)  # labelled contexts left out
+    old = ncad.make_loss_fn(SMALL)  # default: every window counts
+    np.testing.assert_allclose(old(params, (x, jnp.asarray(y)), None)[0], per.mean(), rtol=1e-5)
 
 
 def test_encoder_is_causal_so_scores_ignore_the_future():
