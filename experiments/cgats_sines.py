@@ -134,7 +134,7 @@ def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: j
             keys[2], x_tr, y_tr, checkpoint_dir=ckpt("cvae"), progress=progress,
             mesh=mesh).dec_params)
         first = CGATS(dataclasses.replace(m, cond_at="first"), enc_params=cgats.enc_params,
-                      latent_prior=cgats.latent_prior)
+                      latent_prior=cgats.latent_prior, dec1_params=cgats.dec1_params)
         stage("train first-layer ablation", lambda: first.fit_stage2(
             keys[3], x_tr, y_tr, checkpoint_dir=ckpt("cond_first"), progress=progress,
             mesh=mesh).dec_params)

@@ -9,14 +9,22 @@ and z is drawn from it on each step, rather than re-encoding every batch.
 Generation: ``generate(key, labels_bt)`` with z ~ N(0, I), or z from θ applied to a
 given (occluded) series; the output carries its labels.
 
+Stage-2 decoders (config ``decoder``, :mod:`jtsgen.models.cgats_decoders`):
+``"anomaly_latent"`` (default; jtsgen's extension: a per-window anomaly latent ``a``
+inferred from the full anomalous window, label-gated head), ``"paper"`` (the paper's
+non-autoregressive decoder, labels at the last layer) and ``"autoregressive"``
+(teacher-forced LSTM fed its own samples, :class:`~jtsgen.models.cgats_nets.AnomalyDecoder`).
+The non-autoregressive decoders start from stage 1's decoder ψ (``warm_start``).
+
 Ablations (config ``variant``): ``"cgats"`` (the method), ``"cvae"`` (end-to-end
 CVAE on anomalous windows, no stage 1: Table 10), and ``cond_at="first"``
-(condition at the first decoder layer: Table 11).
+(condition at the first decoder layer: Table 11); both use the same decoder.
 
 Losses (per window, averaged over the batch, divided by T for scale):
   stage 1: ``sum_tc (x - x̂)^2 + kl_weight * KL(q(z|X̃) || N(0, I))``;
-  stage 2: Gaussian NLL ``0.5 * sum_tc (logvar + (x - mean)^2 / exp(logvar))``;
-  cvae: the stage-2 NLL + ``kl_weight * KL`` with the encoder trained jointly.
+  stage 2: Gaussian NLL ``0.5 * sum_tc (logvar + (x - mean)^2 / exp(logvar))``
+  (+ ``anomaly_kl_weight * KL(q(a|X, Y) || N(0, I))`` with the anomaly latent);
+  cvae: the stage-2 loss + ``kl_weight * KL`` with the encoder trained jointly.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jtsgen.errors import InputError
+from jtsgen.models.cgats_decoders import AnomalyEncoder, LatentDecoder, warm_start
 from jtsgen.models.cgats_labels import (
     LabelModel,
     check_labels,
@@ -50,6 +59,7 @@ from jtsgen.train import (
 )
 
 VARIANTS = ("cgats", "cvae")
+DECODERS = ("anomaly_latent", "paper", "autoregressive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,20 +91,75 @@ class CGATSConfig:
     unroll: int = 2
     min_logvar: float = -7.0
     n_freq: int = 8
+    decoder: str = "anomaly_latent"
+    anomaly_dim: int = 4
+    anomaly_kl_weight: float = 1.0
+    warm_start: bool = True
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.decoder == "anomaly_latent" and self.anomaly_dim < 1:
+            raise ValueError(f"anomaly_dim must be >= 1, got {self.anomaly_dim}")
         if self.cond_at not in ("first", "last"):
             raise ValueError(f"cond_at must be 'first' or 'last', got {self.cond_at!r}")
 
 
 @functools.cache
 def _nets(c: CGATSConfig):
+    """``(encoder θ, stage-1 decoder ψ, stage-2 decoder φ)`` of ``c.decoder``."""
     enc = Encoder(c.hidden, c.latent, unroll=c.unroll, n_freq=c.n_freq)
     dec1 = NormalDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll, n_freq=c.n_freq)
-    dec2 = AnomalyDecoder(c.hidden, c.channels, c.head_hidden, c.cond_at, unroll=c.unroll)
+    if c.decoder == "autoregressive":
+        dec2 = AnomalyDecoder(c.hidden, c.channels, c.head_hidden, c.cond_at, unroll=c.unroll)
+    else:
+        dec2 = LatentDecoder(c.hidden, c.channels, c.seq_len, c.head_hidden, c.cond_at,
+                             c.anomaly_dim if c.decoder == "anomaly_latent" else 0,
+                             unroll=c.unroll, n_freq=c.n_freq)
     return enc, dec1, dec2
+
+
+@functools.cache
+def _anomaly_encoder(c: CGATSConfig) -> AnomalyEncoder | None:
+    """The stage-2 anomaly-latent encoder (None unless ``decoder="anomaly_latent"``)."""
+    if c.decoder != "anomaly_latent":
+        return None
+    return AnomalyEncoder(c.hidden[0], c.anomaly_dim, unroll=c.unroll)
+
+
+def init_decoder_params(c: CGATSConfig, key) -> dict:
+    """Stage 2's trained parameters ``{"dec2": φ[, "anom": anomaly encoder]}``."""
+    _, _, dec2 = _nets(c)
+    k_dec, k_anom = jax.random.split(key)
+    x0, y0, z0 = (jnp.zeros((1, c.seq_len, c.channels)), jnp.zeros((1, c.seq_len)),
+                  jnp.zeros((1, c.latent)))
+    if c.decoder == "autoregressive":
+        return {"dec2": dec2.init(k_dec, z0, x0, y0)["params"]}
+    a0 = jnp.zeros((1, c.anomaly_dim)) if c.decoder == "anomaly_latent" else None
+    params = {"dec2": dec2.init(k_dec, z0, y0, a0)["params"]}
+    anom = _anomaly_encoder(c)
+    if anom is not None:
+        params["anom"] = anom.init(k_anom, x0, y0)["params"]
+    return params
+
+
+def decode(c: CGATSConfig, params: dict, z_bd, x_btc, y_bt, key):
+    """Stage 2's teacher-forced forward pass: ``(mean, logvar, kl_a)``.
+
+    ``kl_a`` is the batch-mean KL of the anomaly latent's posterior (0 without one);
+    ``key`` draws ``a`` from it.
+    """
+    _, _, dec2 = _nets(c)
+    p = {"params": params["dec2"]}
+    if c.decoder == "autoregressive":
+        return (*dec2.apply(p, z_bd, x_btc, y_bt), 0.0)
+    if c.decoder == "paper":
+        return (*dec2.apply(p, z_bd, y_bt), 0.0)
+    mu_a, logvar_a = _anomaly_encoder(c).apply({"params": params["anom"]}, x_btc, y_bt)
+    mean, logvar = dec2.apply(p, z_bd, y_bt, _reparam(key, mu_a, logvar_a))
+    return mean, logvar, jnp.mean(_kl_b(mu_a, logvar_a))
 
 
 def _kl_b(mu, logvar):
@@ -131,26 +196,29 @@ def stage1_loss_fn(c: CGATSConfig):
 def stage2_loss_fn(c: CGATSConfig):
     """``(params, (x_anom_btc, y_bt, posterior), key) -> (loss, metrics)``.
 
-    For ``variant="cgats"`` ``params`` is the decoder φ only; the encoder is frozen,
+    For ``variant="cgats"`` ``params`` is :func:`init_decoder_params`' dict (the
+    decoder φ and, with the anomaly latent, its encoder); θ is frozen,
     so its posterior ``(mu, logvar)`` (each ``[B, latent]``) of the occluded
     windows is computed once before training (:func:`posterior`) and carried in
     the batch: the same distribution as encoding every batch (Algorithm 2) without
-    running the frozen encoder on each step. For ``"cvae"`` ``params = {enc, dec2}``
-    are trained jointly and ``posterior`` is None.
+    running the frozen encoder on each step. For ``"cvae"`` ``params`` also holds
+    ``enc``, trained jointly, and ``posterior`` is None.
     """
-    enc, _, dec2 = _nets(c)
+    enc, _, _ = _nets(c)
 
     def loss_fn(params, batch, key):
         x, y, post = batch
         if c.variant == "cgats":
             mu, logvar = post
-            dec_params, kl = params, 0.0
+            kl = 0.0
         else:
             mu, logvar = enc.apply({"params": params["enc"]}, occlude(x, y))
-            dec_params, kl = params["dec2"], jnp.mean(_kl_b(mu, logvar))
-        mean, dlogvar = dec2.apply({"params": dec_params}, _reparam(key, mu, logvar), x, y)
+            kl = jnp.mean(_kl_b(mu, logvar))
+        k_z, k_a = jax.random.split(key)
+        mean, dlogvar, kl_a = decode(c, params, _reparam(k_z, mu, logvar), x, y, k_a)
         nll = jnp.mean(_nll_b(x, mean, dlogvar, c.min_logvar))
-        return (nll + c.kl_weight * kl) / c.seq_len, {"nll": nll / c.seq_len, "kl": kl}
+        loss = (nll + c.kl_weight * kl + c.anomaly_kl_weight * kl_a) / c.seq_len
+        return loss, {"nll": nll / c.seq_len, "kl": kl, "kl_anomaly": kl_a}
 
     return loss_fn
 
@@ -204,6 +272,8 @@ class CGATS:
     dec_params: Any = None
     latent_prior: tuple[Any, Any] | None = None
     history: dict = dataclasses.field(default_factory=dict)
+    dec1_params: Any = None  # stage 1's decoder ψ (stage 2 starts from it)
+    anomaly_prior: tuple[Any, Any] | None = None  # (mu, sigma) [N, anomaly_dim] of q(a)
 
     def fit(self, key, x_btc, y_bt, *, checkpoint_dir: str | Path | None = None,
             progress: bool = True, mesh: Mesh | None = None) -> CGATS:
@@ -263,6 +333,7 @@ class CGATS:
                 checkpoint_dir=Path(checkpoint_dir) / "stage1" if checkpoint_dir else None,
                 **self._common(progress, mesh))
         self.enc_params = for_one_device(r.state.params["enc"], mesh)
+        self.dec1_params = for_one_device(r.state.params["dec1"], mesh)
         self.history["stage1"] = r.history
         y_occ = sample_labels(lm, jax.random.fold_in(key, 1), int((~anomalous).sum()))
         self._fit_latent_prior(jax.random.fold_in(key, 2), x[~anomalous], np.asarray(y_occ))
@@ -273,16 +344,16 @@ class CGATS:
         """Algorithm 2 (encoder frozen), or the end-to-end CVAE for ``variant="cvae"``."""
         c = self.config
         x, y, anomalous = self._check(x_btc, y_bt)
-        enc, _, dec2 = _nets(c)
+        enc, _, _ = _nets(c)
         k_enc, k_dec, k_train = jax.random.split(key, 3)
-        x0 = jnp.zeros((1, c.seq_len, c.channels))
-        dec_p = dec2.init(k_dec, jnp.zeros((1, c.latent)), x0, jnp.zeros((1, c.seq_len)))
+        params = init_decoder_params(c, k_dec)
         if c.variant == "cgats":
             if self.enc_params is None:
                 raise InputError("CGATS.fit_stage2", "stage 1 has not been trained")
-            params = dec_p["params"]
+            if c.warm_start and c.decoder != "autoregressive" and self.dec1_params is not None:
+                params["dec2"] = warm_start(params["dec2"], self.dec1_params)
         else:
-            params = {"enc": enc.init(k_enc, x0)["params"], "dec2": dec_p["params"]}
+            params["enc"] = enc.init(k_enc, jnp.zeros((1, c.seq_len, c.channels)))["params"]
         post = (posterior(c, self.enc_params, x[anomalous], y[anomalous])
                 if c.variant == "cgats" else None)
         data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), post)
@@ -292,15 +363,28 @@ class CGATS:
                 checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
                 **self._common(progress, mesh))
         self.history["stage2"] = r.history
-        params = for_one_device(r.state.params, mesh)
-        if c.variant == "cgats":
-            self.dec_params = params
-        else:
-            self.enc_params, self.dec_params = params["enc"], params["dec2"]
+        params = dict(for_one_device(r.state.params, mesh))
+        if c.variant == "cvae":
+            self.enc_params = params.pop("enc")
             self.latent_prior = None
+        self.dec_params = params
         if self.latent_prior is None:
             self._fit_latent_prior(jax.random.fold_in(key, 2), x[anomalous], y[anomalous])
+        self._fit_anomaly_prior(x[anomalous], y[anomalous])
         return self
+
+    def _fit_anomaly_prior(self, x_btc, y_bt, max_windows: int = 2048) -> None:
+        """Keeps q(a | X, Y) of (up to ``max_windows``) anomalous training windows: the
+        "fitted" anomaly prior is their mixture (the aggregate posterior), which keeps
+        a bimodal pattern (anomalies up or down) that one Gaussian would blur."""
+        anom = _anomaly_encoder(self.config)
+        if anom is None:
+            self.anomaly_prior = None
+            return
+        n = min(len(x_btc), max_windows)
+        mu, logvar = jax.jit(anom.apply)({"params": self.dec_params["anom"]},
+                                         jnp.asarray(x_btc[:n]), jnp.asarray(y_bt[:n]))
+        self.anomaly_prior = (mu, jnp.exp(0.5 * logvar))
 
     def _fit_latent_prior(self, key, x_btc, y_bt, max_windows: int = 2048) -> None:
         """Fits N(mean, cov) to the aggregate posterior: z ~ q(z | X̃) over (up to
@@ -342,33 +426,73 @@ class CGATS:
         mean, chol = self.latent_prior
         return mean + eps @ chol.T
 
-    def generate(self, key, labels_bt, *, z_bd=None, prior: str = "fitted",
+    def encode_anomaly(self, key, x_btc, y_bt) -> jax.Array:
+        """a ~ q(a | X, Y) of anomalous series ``x_btc`` with labels ``y_bt``:
+        ``[B, anomaly_dim]`` (only with ``decoder="anomaly_latent"``)."""
+        self._require_trained()
+        anom = _anomaly_encoder(self.config)
+        if anom is None:
+            raise InputError("CGATS.encode_anomaly", f"decoder {self.config.decoder!r} has "
+                             "no anomaly latent")
+        mu, logvar = anom.apply({"params": self.dec_params["anom"]}, jnp.asarray(x_btc),
+                                jnp.asarray(y_bt, jnp.float32))
+        return _reparam(key, mu, logvar)
+
+    def sample_anomaly(self, key, n: int, prior: str = "fitted") -> jax.Array | None:
+        """``n`` anomaly latents ``[n, anomaly_dim]`` (None without one): from the
+        mixture of the training windows' posteriors (``"fitted"``) or N(0, I)."""
+        if self.config.decoder != "anomaly_latent":
+            return None
+        eps = jax.random.normal(jax.random.fold_in(key, 1), (n, self.config.anomaly_dim),
+                                jnp.float32)
+        if prior == "standard" or self.anomaly_prior is None:
+            return eps
+        mu, sigma = self.anomaly_prior
+        idx = jax.random.randint(key, (n,), 0, mu.shape[0])
+        return mu[idx] + sigma[idx] * eps
+
+    def generate(self, key, labels_bt, *, z_bd=None, a_bd=None, prior: str = "fitted",
                  temperature: float = 1.0):
         """Generates ``(x_btc, y_bt)`` for label vectors ``[B, T]`` (or one ``[T]``).
 
         ``z_bd`` defaults to :meth:`sample_latent` draws (``prior``: ``"fitted"``
         aggregate posterior or ``"standard"`` N(0, I)); pass :meth:`encode` output
-        to keep the normal pattern of given series. The same ``key`` with different
-        labels uses the same z and noise, so outputs differ only through the labels.
+        to keep the normal pattern of given series. ``a_bd`` (anomaly latent)
+        likewise defaults to :meth:`sample_anomaly`. ``temperature`` scales the
+        per-step output noise (0: the decoder's mean). The same ``key`` with
+        different labels uses the same z, a and noise, so outputs differ only
+        through the labels.
         """
         self._require_trained()
         c = self.config
         y = check_labels(labels_bt, c.seq_len, source="labels_bt")
-        kz, kn = jax.random.split(key)
+        kz, kn, ka = jax.random.split(key, 3)
         if z_bd is None:
             z_bd = self.sample_latent(kz, y.shape[0], prior)
         elif np.shape(z_bd) != (y.shape[0], c.latent):
             raise InputError("z_bd", f"expected shape {(y.shape[0], c.latent)}, "
                                      f"got {np.shape(z_bd)}")
+        if a_bd is None:
+            a_bd = self.sample_anomaly(ka, y.shape[0], prior)
+        elif c.decoder != "anomaly_latent" or np.shape(a_bd) != (y.shape[0], c.anomaly_dim):
+            raise InputError("a_bd", f"expected shape {(y.shape[0], c.anomaly_dim)} with "
+                                     f"decoder 'anomaly_latent', got {np.shape(a_bd)}")
         noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
-        x = _sample_jit(self.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), noise,
+        x = _sample_jit(self.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), a_bd, noise,
                         float(temperature))
         return np.asarray(x), y
 
 
-def _sample(params, c: CGATSConfig, z, y, noise, temperature):
+def _sample(params, c: CGATSConfig, z, y, a, noise, temperature):
+    """Generation: ancestral sampling for the autoregressive decoder, else the
+    decoder's mean plus ``temperature`` times its per-step noise."""
     _, _, dec2 = _nets(c)
-    return sample_anomaly_decoder(params, dec2, z, y, noise, temperature)
+    if c.decoder == "autoregressive":
+        return sample_anomaly_decoder(params["dec2"], dec2, z, y, noise, temperature)
+    args = (z, y) if c.decoder == "paper" else (z, y, a)
+    mean, logvar = dec2.apply({"params": params["dec2"]}, *args)
+    logvar = jnp.maximum(logvar, c.min_logvar)
+    return mean + temperature * jnp.exp(0.5 * logvar) * noise
 
 
 _sample_jit = jax.jit(_sample, static_argnums=(1,))

@@ -1,0 +1,134 @@
+"""Specification of C-GATS's stage-2 decoders: paper, anomaly latent, autoregressive."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jtsgen.data.sines import make_sines
+from jtsgen.errors import InputError
+from jtsgen.evaluate.realism import run_stats
+from jtsgen.models.cgats import CGATS, DECODERS, CGATSConfig, _nets, decode
+from jtsgen.models.cgats_decoders import warm_start
+from jtsgen.models.cgats_labels import label_vector
+
+T = 32
+SMOKE = CGATSConfig(seq_len=T, hidden=(8, 16), latent=4, head_hidden=16, batch_size=32,
+                    stage1_steps=150, stage2_steps=300, steps_per_call=50, learning_rate=1e-2,
+                    unroll=1, anomaly_dim=2)
+
+
+def _level_shifts(n=400, seed=0):
+    d = make_sines(n, seed, length=T, freq_range=(0.0, 0.1), kinds=("level_shift",),
+                   level_length=(6, 10), level_magnitude=(2.0, 3.0))
+    return d.x_btc, d.y_bt
+
+
+@pytest.fixture(scope="module")
+def stage1():
+    x, y = _level_shifts()
+    return CGATS(SMOKE).fit_stage1(jax.random.key(0), x, y, progress=False), x, y
+
+
+def _stage2(stage1, decoder):
+    base, x, y = stage1
+    model = CGATS(dataclasses.replace(SMOKE, decoder=decoder), enc_params=base.enc_params,
+                  dec1_params=base.dec1_params, latent_prior=base.latent_prior)
+    return model.fit_stage2(jax.random.key(1), x, y, progress=False)
+
+
+def test_warm_started_decoder_without_labels_is_the_stage1_decoder(stage1):
+    """At y = 0 the label-gated head adds nothing, so φ started from ψ outputs ψ(z)."""
+    base, _, _ = stage1
+    cfg = dataclasses.replace(SMOKE, decoder="anomaly_latent")
+    _, dec1, dec2 = _nets(cfg)
+    z = jax.random.normal(jax.random.key(3), (5, SMOKE.latent))
+    y0, a = jnp.zeros((5, T)), jax.random.normal(jax.random.key(4), (5, 2))
+    init = dec2.init(jax.random.key(5), z, y0, a)["params"]
+    mean, _ = dec2.apply({"params": warm_start(init, base.dec1_params)}, z, y0, a)
+    want = dec1.apply({"params": base.dec1_params}, z)
+    np.testing.assert_allclose(mean, want, rtol=1e-5, atol=1e-6)
+
+
+def test_first_layer_warm_start_keeps_its_label_rows():
+    cfg = dataclasses.replace(SMOKE, cond_at="first")
+    _, dec1, dec2 = _nets(cfg)
+    z = jnp.zeros((1, SMOKE.latent))
+    psi = dec1.init(jax.random.key(0), z)["params"]
+    init = dec2.init(jax.random.key(1), z, jnp.zeros((1, T)), jnp.zeros((1, 2)))["params"]
+    w = warm_start(init, psi)["lstm1"]["w_ih"]
+    n_z, n_dyn = SMOKE.hidden[0], 1 + 2  # y and y * a
+    np.testing.assert_array_equal(w[:n_z], psi["lstm1"]["w_ih"][:n_z])
+    np.testing.assert_array_equal(w[n_z:n_z + n_dyn], init["lstm1"]["w_ih"][n_z:n_z + n_dyn])
+    np.testing.assert_array_equal(w[n_z + n_dyn:], psi["lstm1"]["w_ih"][n_z:])
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_sampler_at_temperature_zero_is_the_teacher_forced_forward_pass(stage1, decoder):
+    """Generation and training run the same network: the mean of the teacher-forced
+    pass on a generated series (given its z and a) is that series."""
+    model = _stage2(stage1, decoder)
+    y = np.stack([label_vector(T, segments=[(8, 15)]), label_vector(T, points=[20])])
+    z = model.sample_latent(jax.random.key(2), 2)
+    a = model.sample_anomaly(jax.random.key(3), 2)
+    x, _ = model.generate(jax.random.key(4), y, z_bd=z, a_bd=a, temperature=0.0)
+    c = model.config
+    params = dict(model.dec_params)
+    if decoder == "anomaly_latent":  # teacher forcing with this a: encoder's mean = a
+        mean, _, _ = _forward_with_a(c, params, z, y, a)
+    else:
+        mean, _, _ = decode(c, params, z, jnp.asarray(x), jnp.asarray(y), jax.random.key(0))
+    np.testing.assert_allclose(mean, x, rtol=1e-4, atol=1e-5)
+
+
+def _forward_with_a(c, params, z, y, a):
+    _, _, dec2 = _nets(c)
+    return (*dec2.apply({"params": params["dec2"]}, z, jnp.asarray(y), a), 0.0)
+
+
+@pytest.mark.parametrize("decoder, passes", [("anomaly_latent", True), ("paper", False),
+                                              ("autoregressive", False)])
+def test_anomaly_latent_makes_level_shifts_both_ways(stage1, decoder, passes):
+    """Trained on level shifts up and down (offset ~2.5, flat inside), decoded at
+    temperature 0: runs drawn from the anomaly latent sit far from the normal level,
+    stay flat, and go both ways. The paper's decoder, whose mean cannot know the
+    direction, averages them away (offset ~0.2); the autoregressive one's mean path
+    picks one direction for every window."""
+    model = _stage2(stage1, decoder)
+    y = np.tile(label_vector(T, segments=[(10, 18)]), (200, 1))
+    x, _ = model.generate(jax.random.key(7), y, temperature=0.0)
+    s = run_stats(x, y)
+    up = np.mean(x[:, 10:18, 0].mean(1) > x[:, [9, 18], 0].mean(1))
+    ok = (np.median(s["offset"]) > 1.0 and np.nanmean(s["within_dx"]) < 0.35 * np.mean(s["offset"])
+          and 0.15 < up < 0.85)
+    assert ok == passes
+
+
+def test_anomaly_latent_encoder_and_prior(stage1):
+    model = _stage2(stage1, "anomaly_latent")
+    _, x, y = stage1
+    a = model.encode_anomaly(jax.random.key(0), x[:7], y[:7])
+    assert a.shape == (7, 2)
+    mu, sigma = model.anomaly_prior
+    assert mu.shape[1] == 2 and sigma.shape == mu.shape and bool(jnp.all(sigma > 0))
+    draws = model.sample_anomaly(jax.random.key(1), 3000)
+    assert draws.shape == (3000, 2)
+    std = model.sample_anomaly(jax.random.key(1), 3000, prior="standard")
+    assert abs(float(std.mean())) < 0.05
+    with pytest.raises(InputError, match="a_bd"):
+        model.generate(jax.random.key(0), y[:2], a_bd=np.zeros((2, 5)))
+    paper = _stage2(stage1, "paper")
+    assert paper.sample_anomaly(jax.random.key(0), 2) is None
+    with pytest.raises(InputError, match="no anomaly latent"):
+        paper.encode_anomaly(jax.random.key(0), x[:2], y[:2])
+
+
+def test_bad_decoder_names_are_rejected():
+    with pytest.raises(ValueError, match="decoder"):
+        CGATSConfig(decoder="transformer")
+    with pytest.raises(ValueError, match="anomaly_dim"):
+        CGATSConfig(anomaly_dim=0)
