@@ -366,15 +366,14 @@ def cgats_rows(p: Profile, use_torch: bool) -> list[dict]:
     for unroll in p.gen_unrolls:
         cfg = cgats.CGATSConfig(seq_len=p.gen_seq_len, channels=1, hidden=(32, 64), latent=16,
                                 head_hidden=64, batch_size=p.gen_batch, unroll=unroll)
-        enc, _, dec2 = cgats._nets(cfg)
+        enc, _, _ = cgats._nets(cfg)
         x0 = jnp.zeros((1, cfg.seq_len, 1))
         enc_params = enc.init(jax.random.key(0), x0)["params"]
         post = cgats.posterior(cfg, enc_params, x, y)
         for work, loss_fn, data in (
                 ("as reference", _encoding_stage2_loss(cfg), (x, y, enc_params)),
                 ("cached posterior", cgats.stage2_loss_fn(cfg), (x, y, post))):
-            dec_params = dec2.init(jax.random.key(1), jnp.zeros((1, cfg.latent)), x0,
-                                   jnp.zeros((1, cfg.seq_len)))["params"]
+            dec_params = cgats.init_decoder_params(cfg, jax.random.key(1))
             state = create_state(dec_params, optax.adam(cfg.learning_rate))
             run, compile_s = compile_jax(make_train_step(loss_fn), state, (data, key))
             variants.append({"variant": f"step, {work}, unroll={unroll}", "work": work,
