@@ -6,11 +6,13 @@ on the training windows (C-GATS; RCGAN and the conditional DDPM when asked for, 
 source, as large as the training set:
 
 * ``cgats``, its ablations ``cvae`` (end-to-end CVAE, Table 10) and ``cgats_first``
-  (labels at the first layer, Table 11), ``rcgan``, ``ddpm``: generated for label
-  vectors drawn from C-GATS's label model, fitted on the training labels
-  (``synthetic_labels="label_model"``, every generator gets the same vectors), or
-  for the training labels themselves (``"train"``); C-GATS always trains (its label
-  model draws the vectors), the two ablations train together when either is a
+  (labels at the first layer, Table 11), ``rcgan``, ``ddpm``: generated for the
+  training windows' own label vectors (``synthetic_labels="train"``, the default:
+  the synthetic set has the real set's count and anomaly rate, so no source wins by
+  moving the threshold) or for vectors drawn from C-GATS's label model, fitted on
+  the training labels (``"label_model"``: anomalous windows only, so a higher
+  anomaly rate); every generator gets the same vectors; C-GATS always trains, the
+  two ablations train together when either is a
   source, and so do RCGAN and the DDPM;
 * ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
   window augmented once (:mod:`jtsgen.augment`).
@@ -76,11 +78,15 @@ class FrameworksConfig:
     baseline_detectors: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = FRAMEWORKS
     augmentations: tuple[str, ...] = ("mixup", "cutmix", "combination", "rcgan", "cgats")
-    synthetic_labels: str = "label_model"
-    # C-GATS's sampling temperature: the scale of the output noise its autoregressive
-    # sampler draws at every step (1 = the model's own distribution, 0 = its means);
-    # the ablations and baselines sample at their own distribution
-    temperature: float = 1.0
+    # "train": every source generates for the training windows' own label vectors (same
+    # count and anomaly rate as the real set, so no source wins by moving the threshold);
+    # "label_model": draws from C-GATS's label model (anomalous windows only)
+    synthetic_labels: str = "train"
+    # C-GATS's sampling temperature: the scale of the per-step output noise added to its
+    # decoder's mean (0 = the mean, the default decoder's best on Sines; 1 = the model's
+    # own distribution, the autoregressive decoder's default); the ablations and
+    # baselines sample at their own defaults
+    temperature: float = 0.0
     # generators train data parallel over this many local devices (as cgats_sines)
     devices: int = 1
     baseline_steps: int = 600
