@@ -9,6 +9,8 @@ series). Stage 1 is trained once; each decoder of ``decoders`` trains its stage 
 from it (same keys) and generates, at each sampling ``temperature``, one synthetic
 set for the training windows' own label vectors. Per (decoder, temperature):
 
+* the temperature ``-1`` stands for the one C-GATS calibrated on the training windows
+  (:meth:`~jtsgen.models.cgats.CGATS.calibrate_temperature`);
 * anomaly realism (:mod:`jtsgen.evaluate.realism`) against the real training set:
   offset of labelled runs from the normal level, within-run |Δx|, normal |Δx|, and
   the held-out accuracy of a classifier telling real from generated anomalous
@@ -43,7 +45,7 @@ REALISM = ("offset_mean", "within_dx_mean", "normal_dx_mean")
 @dataclasses.dataclass(frozen=True)
 class Config(frameworks_sines.Config):
     decoders: tuple[str, ...] = DECODERS
-    temperatures: tuple[float, ...] = (0.0, 1.0)
+    temperatures: tuple[float, ...] = (0.0, 1.0, -1.0)  # -1: the calibrated temperature
     detectors: tuple[str, ...] = ("robusttad", "sr_cnn")
     n_faithfulness: int = 256
 
@@ -66,8 +68,9 @@ def run(config: Config, workdir: str | Path) -> dict:
     """Trains stage 1 once, every decoder's stage 2, and measures each; returns results."""
     check_config(config)
     check_choices("--config.decoders", config.decoders, DECODERS)
-    if not config.temperatures or min(config.temperatures) < 0:
-        raise InputError("--config.temperatures", f"need values >= 0, got {config.temperatures}")
+    if not config.temperatures or any(t < 0 and t != -1 for t in config.temperatures):
+        raise InputError("--config.temperatures",
+                         f"need values >= 0 or -1 (calibrated), got {config.temperatures}")
     workdir = prepare_workdir(config, workdir)
     train, test = frameworks_sines.split(config, frameworks_sines.make_data(config), 0)
     key = jax.random.key(config.seed)
@@ -83,11 +86,12 @@ def run(config: Config, workdir: str | Path) -> dict:
         model.fit_stage2(jax.random.fold_in(key, 2), train.x_btc, train.y_bt, progress=False)
         for temp in config.temperatures:
             def gen(k, y, temp=temp, model=model):
-                return model.generate(k, y, temperature=temp)[0]
+                return model.generate(k, y, temperature=None if temp == -1 else temp)[0]
 
             x = gen(jax.random.key(6), labels)
             synth = Labelled(x.astype(np.float32), labels.astype(np.float32))
-            row = {"decoder": dec, "temperature": temp, **summarise_runs(x, labels)}
+            row = {"decoder": dec, "temperature": temp, "calibrated": model.temperature,
+                   **summarise_runs(x, labels)}
             row["on_label_share"] = label_faithfulness(
                 gen(jax.random.key(7), y_faith), gen(jax.random.key(7), 0 * y_faith),
                 y_faith)["on_label_share"]
@@ -114,7 +118,9 @@ def markdown(results: dict, config: Config) -> str:
     lines.append("| real training data | | " + " | ".join(f"{real[m]:.3f}" for m in REALISM)
                  + " | | |" + " |" * len(dets))
     for r in results["rows"]:
-        cells = [r["decoder"], f"{r['temperature']:g}"] + [f"{r[m]:.3f}" for m in REALISM]
+        temp = (f"{r['calibrated']:.2f} (calibrated)" if r["temperature"] == -1
+                else f"{r['temperature']:g}")
+        cells = [r["decoder"], temp] + [f"{r[m]:.3f}" for m in REALISM]
         cells += [f"{r['on_label_share']:.3f}", f"{r['discriminative']:.3f}"]
         cells += [f"{r[d]:.3f}" for d in dets]
         lines.append("| " + " | ".join(cells) + " |")

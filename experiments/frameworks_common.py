@@ -83,10 +83,10 @@ class FrameworksConfig:
     # "label_model": draws from C-GATS's label model (anomalous windows only)
     synthetic_labels: str = "train"
     # C-GATS's sampling temperature: the scale of the per-step output noise added to its
-    # decoder's mean (0 = the mean, the default decoder's best on Sines; 1 = the model's
-    # own distribution, the autoregressive decoder's default); the ablations and
-    # baselines sample at their own defaults
-    temperature: float = 0.0
+    # decoder's mean (0 = the mean, 1 = the model's own distribution); -1 = the
+    # temperature C-GATS calibrated on its training windows (their roughness, see
+    # CGATS.calibrate_temperature); the ablations and baselines sample at their defaults
+    temperature: float = -1.0
     # generators train data parallel over this many local devices (as cgats_sines)
     devices: int = 1
     baseline_steps: int = 600
@@ -126,8 +126,9 @@ def check_config(config: FrameworksConfig) -> None:
                          f"must be label_model or train, got {config.synthetic_labels!r}")
     if config.n_runs < 1:
         raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
-    if config.temperature < 0:
-        raise InputError("--config.temperature", f"must be >= 0, got {config.temperature}")
+    if config.temperature < 0 and config.temperature != -1:
+        raise InputError("--config.temperature",
+                         f"must be >= 0, or -1 (calibrated), got {config.temperature}")
 
 
 def evaluations(config: FrameworksConfig) -> list[tuple[str, str | None]]:
@@ -178,7 +179,8 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     cgats, generators, _ = cgats_sines.train_generators(
         gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,
         progress=progress, stage=stage)
-    generators["C-GATS"] = lambda k, y: cgats.generate(k, y, temperature=config.temperature)[0]
+    temperature = None if config.temperature == -1 else config.temperature
+    generators["C-GATS"] = lambda k, y: cgats.generate(k, y, temperature=temperature)[0]
     n = train.x_btc.shape[0]
     labels = (cgats.sample_labels(keys[1], n) if config.synthetic_labels == "label_model"
               else train.y_bt)

@@ -127,6 +127,26 @@ def test_anomaly_latent_encoder_and_prior(stage1):
         paper.encode_anomaly(jax.random.key(0), x[:2], y[:2])
 
 
+def test_calibrated_temperature_matches_the_datas_roughness(stage1):
+    """Stage 2 ends by choosing the temperature at which generated series are as rough
+    (mean |Δx| off the labels) as the training windows; noisier data, hotter sampling."""
+    model = _stage2(stage1, "anomaly_latent")
+    _, x, y = stage1
+
+    def roughness(x_btc, y_bt):
+        normal = (y_bt[:, 1:] == 0) & (y_bt[:, :-1] == 0)
+        return np.abs(np.diff(np.asarray(x_btc)[..., 0], axis=1))[normal].mean()
+
+    t = model.temperature
+    assert 0.0 <= t <= 1.0
+    gen = model.generate(jax.random.key(0), y[:512])[0]  # the default uses it
+    if 0.0 < t < 1.0:
+        assert abs(roughness(gen, y[:512]) - roughness(x[:512], y[:512])) < 0.1 * roughness(
+            x[:512], y[:512])
+    noisy = x + 0.3 * np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    assert model.calibrate_temperature(jax.random.key(1), noisy, y) > t
+
+
 def test_bad_decoder_names_are_rejected():
     with pytest.raises(ValueError, match="decoder"):
         CGATSConfig(decoder="transformer")

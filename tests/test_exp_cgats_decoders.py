@@ -22,7 +22,7 @@ def test_smoke_run_measures_every_decoder_and_temperature(tmp_path):
     assert "real training data" in (tmp_path / "decoders.md").read_text()
 
 
-@pytest.mark.parametrize("arg", ["--config.decoders=transformer", "--config.temperatures=-1"])
+@pytest.mark.parametrize("arg", ["--config.decoders=transformer", "--config.temperatures=-2"])
 def test_bad_choices_stop_with_one_line(tmp_path, arg):
     with pytest.raises(SystemExit) as exc:
         main("cgats_decoders", cgats_decoders.get_config, cgats_decoders.run,

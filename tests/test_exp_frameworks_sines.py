@@ -59,7 +59,7 @@ def test_profiles_and_bad_overrides(tmp_path):
     assert paper.n_runs == 5 and quick.n_runs == 1 and quick.model.seq_len == 240
     for argv in (["--config.augmentations=mixup,nope"], ["--config.frameworks=TRTX"],
                  ["--config.detectors="], ["--config.synthetic_labels=real"],
-                 ["--config.temperature=-1"],
+                 ["--config.temperature=-2"],
                  ["--config.n_runs=0"]):
         with pytest.raises(SystemExit) as exc:
             main("frameworks_sines", frameworks_sines.get_config, frameworks_sines.run,

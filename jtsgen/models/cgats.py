@@ -274,6 +274,7 @@ class CGATS:
     history: dict = dataclasses.field(default_factory=dict)
     dec1_params: Any = None  # stage 1's decoder ψ (stage 2 starts from it)
     anomaly_prior: tuple[Any, Any] | None = None  # (mu, sigma) [N, anomaly_dim] of q(a)
+    temperature: float | None = None  # calibrated by calibrate_temperature (None: not yet)
 
     def fit(self, key, x_btc, y_bt, *, checkpoint_dir: str | Path | None = None,
             progress: bool = True, mesh: Mesh | None = None) -> CGATS:
@@ -371,7 +372,42 @@ class CGATS:
         if self.latent_prior is None:
             self._fit_latent_prior(jax.random.fold_in(key, 2), x[anomalous], y[anomalous])
         self._fit_anomaly_prior(x[anomalous], y[anomalous])
+        if c.decoder != "autoregressive":
+            self.calibrate_temperature(jax.random.fold_in(key, 3), x, y)
         return self
+
+    def calibrate_temperature(self, key, x_btc, y_bt, max_windows: int = 512,
+                              iters: int = 12) -> float:
+        """Sets :attr:`temperature` so that generated series are as rough as the data.
+
+        The decoder's per-step output noise mixes the data's own noise with what its
+        mean fails to fit, so temperature 1 can be far too rough (Synthetic Sines:
+        3x) and 0 too smooth (noisy KPIs). This picks, by bisection on [0, 1], the
+        temperature at which the mean |Δx| over unlabelled steps of series generated
+        for (up to ``max_windows``) training label vectors matches that of the
+        training windows ``x_btc`` themselves (training data only). Returns it.
+        """
+        y = np.asarray(y_bt, np.float32)[:max_windows]
+        x = np.asarray(x_btc, np.float32)[:max_windows]
+
+        def roughness(x_btc):
+            normal = (y[:, 1:] == 0) & (y[:, :-1] == 0)
+            dx = np.abs(np.diff(np.asarray(x_btc)[..., 0], axis=1))
+            return float(dx[normal].mean()) if normal.any() else float(dx.mean())
+
+        target = roughness(x)
+        lo, hi = 0.0, 1.0
+        if roughness(self.generate(key, y, temperature=hi)[0]) <= target:
+            lo = hi
+        elif roughness(self.generate(key, y, temperature=lo)[0]) < target:
+            for _ in range(iters):
+                mid = 0.5 * (lo + hi)
+                if roughness(self.generate(key, y, temperature=mid)[0]) < target:
+                    lo = mid
+                else:
+                    hi = mid
+        self.temperature = lo
+        return lo
 
     def _fit_anomaly_prior(self, x_btc, y_bt, max_windows: int = 2048) -> None:
         """Keeps q(a | X, Y) of (up to ``max_windows``) anomalous training windows: the
@@ -459,11 +495,11 @@ class CGATS:
         aggregate posterior or ``"standard"`` N(0, I)); pass :meth:`encode` output
         to keep the normal pattern of given series. ``a_bd`` (anomaly latent)
         likewise defaults to :meth:`sample_anomaly`. ``temperature`` scales the
-        per-step output noise: 0 gives the decoder's mean, the default for the
-        non-autoregressive decoders (the paper returns the mean; on Synthetic Sines
-        temperature 1 made normal stretches 3x rougher than the data, see the
-        README), 1 the model's own distribution, the autoregressive decoder's
-        default. The same ``key`` with
+        per-step output noise: 0 gives the decoder's mean (the paper's generation),
+        1 the model's own distribution (the autoregressive decoder's default); the
+        non-autoregressive decoders default to the temperature
+        :meth:`calibrate_temperature` fitted after stage 2 (the data's roughness).
+        The same ``key`` with
         different labels uses the same z, a and noise, so outputs differ only
         through the labels.
         """
@@ -482,7 +518,8 @@ class CGATS:
             raise InputError("a_bd", f"expected shape {(y.shape[0], c.anomaly_dim)} with "
                                      f"decoder 'anomaly_latent', got {np.shape(a_bd)}")
         if temperature is None:
-            temperature = 1.0 if c.decoder == "autoregressive" else 0.0
+            temperature = (1.0 if c.decoder == "autoregressive" else
+                           self.temperature if self.temperature is not None else 0.0)
         noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
         x = _sample_jit(self.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), a_bd, noise,
                         float(temperature))
