@@ -1,0 +1,45 @@
+"""Copies the committed result tables into the README: ``python -m experiments.readme_tables``.
+
+A README block ``<!-- table: docs/results/EXP/NAME.md -->`` ... ``<!-- /table -->`` is
+replaced by the table lines (those starting with ``|``) of that file, so the README's
+numbers are the committed runs' numbers; ``tests/test_readme_tables.py`` fails when
+they differ.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from jtsgen.config import atomic_write_text
+from jtsgen.errors import InputError
+
+BLOCK = re.compile(r"(<!-- table: (\S+) -->\n)(.*?)(<!-- /table -->)", re.S)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def table_lines(path: Path) -> str:
+    """The ``|`` lines of a Markdown file, newline-terminated."""
+    if not path.is_file():
+        raise InputError(str(path), "table file not found")
+    return "".join(f"{line}\n" for line in path.read_text().splitlines() if line.startswith("|"))
+
+
+def render(readme: str, root: Path = ROOT) -> str:
+    """``readme`` with every table block refilled from its file."""
+    return BLOCK.sub(lambda m: m.group(1) + table_lines(root / m.group(2)) + m.group(4), readme)
+
+
+def main() -> None:
+    path = ROOT / "README.md"
+    try:
+        atomic_write_text(path, render(path.read_text()))
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"{path}: {len(BLOCK.findall(path.read_text()))} table(s) refreshed")
+
+
+if __name__ == "__main__":
+    main()
