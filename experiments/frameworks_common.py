@@ -6,13 +6,13 @@ on the training windows (C-GATS; RCGAN and the conditional DDPM when asked for, 
 source, as large as the training set:
 
 * ``cgats``, its ablations ``cvae`` (end-to-end CVAE, Table 10) and ``cgats_first``
-  (labels at the first layer, Table 11), ``rcgan``, ``ddpm``: generated for the
-  training windows' own label vectors (``synthetic_labels="train"``, the default:
-  the synthetic set has the real set's count and anomaly rate, so no source wins by
-  moving the threshold) or for vectors drawn from C-GATS's label model, fitted on
-  the training labels (``"label_model"``: anomalous windows only, so a higher
-  anomaly rate); every generator gets the same vectors; C-GATS always trains, the
-  two ablations train together when either is a
+  (labels at the first layer, Table 11), ``rcgan``, ``ddpm``: generated for vectors
+  drawn from C-GATS's label model, fitted on the training labels
+  (``synthetic_labels="label_model"``, the default and the paper's: anomalous windows
+  only, so a higher anomaly rate than the real set, reported per cell as
+  ``train_anomaly_share``) or for the training windows' own label vectors
+  (``"train"``: the real count and rate); every generator gets the same vectors;
+  C-GATS always trains, the two ablations train together when either is a
   source, and so do RCGAN and the DDPM;
 * ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
   window augmented once (:mod:`jtsgen.augment`).
@@ -78,10 +78,10 @@ class FrameworksConfig:
     baseline_detectors: tuple[str, ...] = ()
     frameworks: tuple[str, ...] = FRAMEWORKS
     augmentations: tuple[str, ...] = ("mixup", "cutmix", "combination", "rcgan", "cgats")
-    # "train": every source generates for the training windows' own label vectors (same
-    # count and anomaly rate as the real set, so no source wins by moving the threshold);
-    # "label_model": draws from C-GATS's label model (anomalous windows only)
-    synthetic_labels: str = "train"
+    # "label_model" (the paper's): every generator gets the same draws from C-GATS's
+    # label model (anomalous windows only: a higher anomaly rate than the real set);
+    # "train": the training windows' own label vectors (the real count and rate)
+    synthetic_labels: str = "label_model"
     # C-GATS's sampling temperature: the scale of the per-step output noise added to its
     # decoder's mean (0 = the mean, 1 = the model's own distribution); -1 = the
     # temperature C-GATS calibrated on its training windows (their roughness, see

@@ -128,14 +128,14 @@ def test_anomaly_latent_encoder_and_prior(stage1):
 
 
 def test_calibrated_temperature_matches_the_datas_roughness(stage1):
-    """Stage 2 ends by choosing the temperature at which generated series are as rough
-    (mean |Δx| off the labels) as the training windows; noisier data, hotter sampling."""
+    """Stage 2 ends by choosing the temperature at which generated series are as noisy
+    (mean |Δ²x| off the labels) as the training windows; noisier data, hotter sampling."""
     model = _stage2(stage1, "anomaly_latent")
     _, x, y = stage1
 
     def roughness(x_btc, y_bt):
-        normal = (y_bt[:, 1:] == 0) & (y_bt[:, :-1] == 0)
-        return np.abs(np.diff(np.asarray(x_btc)[..., 0], axis=1))[normal].mean()
+        normal = (y_bt[:, 2:] == 0) & (y_bt[:, 1:-1] == 0) & (y_bt[:, :-2] == 0)
+        return np.abs(np.diff(np.asarray(x_btc)[..., 0], n=2, axis=1))[normal].mean()
 
     t = model.temperature
     assert 0.0 <= t <= 1.0

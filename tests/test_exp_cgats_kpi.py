@@ -157,7 +157,7 @@ def test_smoke_run_on_the_real_file_writes_the_tables(tmp_path):
     trtr = cells[("case2", "TRTR", "")]
     assert trtr["f1_test_oracle_mean"] >= trtr["f1_mean"] > 0  # the oracle is an upper bound
     assert 0 < trtr["train_anomaly_share_mean"] < 0.1
-    assert results["synthetic_labels"].startswith("train: ")
+    assert results["synthetic_labels"].startswith("label_model: ")
     assert results["data"].startswith("AIOps KPI phase 2: 2 KPIs")
     assert json.loads((tmp_path / "config.json").read_text())["data_path"] == str(KPI_ZIP)
     baselines = (tmp_path / "baselines.md").read_text()

@@ -378,22 +378,24 @@ class CGATS:
 
     def calibrate_temperature(self, key, x_btc, y_bt, max_windows: int = 512,
                               iters: int = 12) -> float:
-        """Sets :attr:`temperature` so that generated series are as rough as the data.
+        """Sets :attr:`temperature` so that generated series are as noisy as the data.
 
         The decoder's per-step output noise mixes the data's own noise with what its
-        mean fails to fit, so temperature 1 can be far too rough (Synthetic Sines:
-        3x) and 0 too smooth (noisy KPIs). This picks, by bisection on [0, 1], the
-        temperature at which the mean |Δx| over unlabelled steps of series generated
-        for (up to ``max_windows``) training label vectors matches that of the
-        training windows ``x_btc`` themselves (training data only). Returns it.
+        mean fails to fit, so temperature 1 can be far too noisy (Synthetic Sines:
+        normal stretches 3x rougher) and 0 too smooth (noisy KPIs). This picks, by
+        bisection on [0, 1], the temperature at which the mean |Δ²x| (second
+        difference: noise, not the slope of a smooth pattern) over unlabelled steps
+        of series generated for (up to ``max_windows``) training label vectors
+        matches that of the training windows ``x_btc`` themselves (training data
+        only). Returns it.
         """
         y = np.asarray(y_bt, np.float32)[:max_windows]
         x = np.asarray(x_btc, np.float32)[:max_windows]
 
         def roughness(x_btc):
-            normal = (y[:, 1:] == 0) & (y[:, :-1] == 0)
-            dx = np.abs(np.diff(np.asarray(x_btc)[..., 0], axis=1))
-            return float(dx[normal].mean()) if normal.any() else float(dx.mean())
+            normal = (y[:, 2:] == 0) & (y[:, 1:-1] == 0) & (y[:, :-2] == 0)
+            d2 = np.abs(np.diff(np.asarray(x_btc)[..., 0], n=2, axis=1))
+            return float(d2[normal].mean()) if normal.any() else float(d2.mean())
 
         target = roughness(x)
         lo, hi = 0.0, 1.0
