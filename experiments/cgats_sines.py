@@ -186,8 +186,17 @@ def make_figures(cgats: CGATS, config: Config, keys: jax.Array, y_eval: np.ndarr
     (``keys[7]``)."""
     names, y_fig = figure_labels(config.model.seq_len)
     z = np.asarray(cgats.sample_latent(keys[6], 1))
-    # One z and one noise draw for every row: rows differ only through their labels.
-    x_fig = np.concatenate([cgats.generate(keys[6], y[None], z_bd=z)[0] for y in y_fig])
+    # One z, anomaly latent and noise draw for every row: rows differ only through their
+    # labels. Of 16 draws of the anomaly latent, the one whose anomalies are of median
+    # size is shown (a typical draw, not the largest).
+    candidates = [jax.random.fold_in(keys[6], i) for i in range(16)]
+
+    def rows(k, labels):
+        return np.concatenate([cgats.generate(k, y[None], z_bd=z)[0] for y in labels])
+
+    sizes = [np.abs(rows(k, y_fig) - rows(k, 0 * y_fig))[..., 0][y_fig > 0].mean()
+             for k in candidates]
+    x_fig = rows(candidates[int(np.argsort(sizes)[len(sizes) // 2])], y_fig)
     plot_label_control(x_fig, y_fig, names, workdir / "fig1_label_control.png")
     x_s, y_s = cgats.generate(keys[7], y_eval[:8])
     plot_samples(x_s, y_s, workdir / "fig2_samples.png")
