@@ -129,6 +129,13 @@ def _anomaly_encoder(c: CGATSConfig) -> AnomalyEncoder | None:
     return AnomalyEncoder(c.hidden[0], c.anomaly_dim, unroll=c.unroll)
 
 
+@functools.cache
+def _anomaly_posterior_fn(c: CGATSConfig):
+    """Jitted ``(anom_params, x_btc, y_bt) -> (mu_a, logvar_a)`` (compiled once per config)."""
+    anom = _anomaly_encoder(c)
+    return jax.jit(lambda p, x, y: anom.apply({"params": p}, x, y))
+
+
 def init_decoder_params(c: CGATSConfig, key) -> dict:
     """Stage 2's trained parameters ``{"dec2": φ[, "anom": anomaly encoder]}``."""
     _, _, dec2 = _nets(c)
@@ -420,8 +427,8 @@ class CGATS:
             self.anomaly_prior = None
             return
         n = min(len(x_btc), max_windows)
-        mu, logvar = jax.jit(anom.apply)({"params": self.dec_params["anom"]},
-                                         jnp.asarray(x_btc[:n]), jnp.asarray(y_bt[:n]))
+        mu, logvar = _anomaly_posterior_fn(self.config)(
+            self.dec_params["anom"], jnp.asarray(x_btc[:n]), jnp.asarray(y_bt[:n], jnp.float32))
         self.anomaly_prior = (mu, jnp.exp(0.5 * logvar))
 
     def _fit_latent_prior(self, key, x_btc, y_bt, max_windows: int = 2048) -> None:
@@ -472,8 +479,8 @@ class CGATS:
         if anom is None:
             raise InputError("CGATS.encode_anomaly", f"decoder {self.config.decoder!r} has "
                              "no anomaly latent")
-        mu, logvar = anom.apply({"params": self.dec_params["anom"]}, jnp.asarray(x_btc),
-                                jnp.asarray(y_bt, jnp.float32))
+        mu, logvar = _anomaly_posterior_fn(self.config)(
+            self.dec_params["anom"], jnp.asarray(x_btc), jnp.asarray(y_bt, jnp.float32))
         return _reparam(key, mu, logvar)
 
     def sample_anomaly(self, key, n: int, prior: str = "fitted") -> jax.Array | None:
