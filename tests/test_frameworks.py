@@ -142,3 +142,26 @@ def test_train_anomaly_share_is_that_of_the_frameworks_training_set():
     share = {fw: evaluate_framework(fw, _threshold_on_value, key, real_train, real_test,
                                     synthetic)["train_anomaly_share"] for fw in FRAMEWORKS}
     assert share == pytest.approx({"TRTR": 0.1, "T(R+S)TR": 0.15, "TSTR": 0.2, "TRTS": 0.1})
+
+
+def test_threshold_from_real_train_rechooses_only_t_rs_tr_threshold_on_the_real_part():
+    # real spikes of 1 next to unlabelled bumps of 0.5; many weak synthetic anomalies (0.3)
+    real_train, real_test = _spikes(6, 1.0, 0.5), _spikes(3, 1.0, 0.5)
+    synthetic = _spikes(12, 0.3, 0.0)
+    key = jax.random.key(0)
+    own = evaluate_framework("T(R+S)TR", _threshold_on_value, key, real_train, real_test,
+                             synthetic)
+    # on R+S the best threshold is 0.3 (catches 18 of 18 at 6 false alarms): the real
+    # bumps become false alarms on the test data too, P 1/2, F1 2/3
+    assert own["f1"] == pytest.approx(2 / 3) and "f1_threshold_fit_data" not in own
+    real = evaluate_framework("T(R+S)TR", _threshold_on_value, key, real_train, real_test,
+                              synthetic, threshold_from="real_train")
+    assert real["f1"] == 1.0 and real["f1_threshold_fit_data"] == pytest.approx(2 / 3)
+    for fw in ("TRTR", "TSTR", "TRTS"):  # the other frameworks keep their own thresholds
+        assert (evaluate_framework(fw, _threshold_on_value, key, real_train, real_test,
+                                   synthetic, threshold_from="real_train")
+                == evaluate_framework(fw, _threshold_on_value, key, real_train, real_test,
+                                      synthetic))
+    with pytest.raises(InputError, match="threshold_from"):
+        evaluate_framework("TRTR", _threshold_on_value, key, real_train, real_test, None,
+                           threshold_from="test")

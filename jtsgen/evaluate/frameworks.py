@@ -18,7 +18,8 @@ TRTS follows the paper's wording (train on all the real data, test on a 20 %
 random split of the synthetic data), so its detector has seen the real test
 series. The test metrics are point-wise precision, recall and F1
 (:func:`jtsgen.evaluate.metrics.point_prf`) of the detector's own threshold, which
-it chose on the framework's training data; separately named extras
+it chose on the framework's training data (or, in T(R+S)TR with
+``threshold_from="real_train"``, on its real part only); separately named extras
 (:func:`detection_scores`, :func:`evaluate_framework`): the point-adjusted F1, the
 test-oracle best F1 (the threshold chosen on the test scores themselves: an upper
 bound for the detector's scores, never the headline) and the share of labelled
@@ -30,6 +31,7 @@ every set of one call has the same ``T`` and ``C``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -40,6 +42,7 @@ from jtsgen.errors import InputError
 from jtsgen.evaluate.metrics import best_f1_threshold, point_adjusted_prf, point_prf
 
 FRAMEWORKS = ("TRTR", "T(R+S)TR", "TRTS", "TSTR")
+THRESHOLD_FROM = ("fit_data", "real_train")
 TRTS_TEST_FRACTION = 0.2
 
 # fit(key, x_btc, y_bt) -> a fitted detector with ``predict(x_btc) -> [B, T]`` labels (and, as
@@ -119,16 +122,33 @@ def detection_scores(fitted: Any, x_btc: np.ndarray, y_bt: np.ndarray) -> dict[s
 
 def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: Labelled,
                        real_test: Labelled, synthetic: Labelled | None,
-                       seed: int = 0) -> dict[str, float]:
+                       seed: int = 0, threshold_from: str = "fit_data") -> dict[str, float]:
     """Fits a detector with ``fit(key, x, y)`` on ``framework``'s training data and
     returns :func:`detection_scores` on its test data, with the two sets' sizes
     (``n_fit``, ``n_test``), the test anomaly rate ``r`` and ``f1_flag_all`` = 2r / (1 + r),
     the F1 of flagging every test step (the floor a useful detector must beat), and
-    ``train_anomaly_share``, the share of labelled steps in the training set."""
+    ``train_anomaly_share``, the share of labelled steps in the training set.
+
+    ``threshold_from`` (one of :data:`THRESHOLD_FROM`): ``"fit_data"`` keeps the
+    threshold the detector chose on everything it was fitted on; ``"real_train"``
+    re-chooses it, in T(R+S)TR only, as the best-F1 threshold of the fitted detector's
+    scores on ``real_train`` (the data TRTR's threshold comes from), so that a
+    synthetic set changes the scores and not the operating point; that cell then also
+    reports ``f1_threshold_fit_data``, its F1 with the threshold chosen on R+S.
+    """
+    if threshold_from not in THRESHOLD_FROM:
+        raise InputError("threshold_from",
+                         f"unknown {threshold_from!r}; choose from {THRESHOLD_FROM}")
     fit_on, test_on = framework_data(framework, real_train, real_test, synthetic, seed)
     fitted = fit(key, fit_on.x_btc, fit_on.y_bt)
+    extra = {}
+    if threshold_from == "real_train" and framework == "T(R+S)TR":
+        extra["f1_threshold_fit_data"] = detection_scores(fitted, test_on.x_btc,
+                                                          test_on.y_bt)["f1"]
+        threshold, *_ = best_f1_threshold(fitted.score(real_train.x_btc), real_train.y_bt)
+        fitted = dataclasses.replace(fitted, threshold=float(threshold))
     rate = float(test_on.y_bt.mean())
-    return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt),
+    return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt), **extra,
             "n_fit": int(fit_on.x_btc.shape[0]), "n_test": int(test_on.x_btc.shape[0]),
             "test_anomaly_rate": rate, "f1_flag_all": 2 * rate / (1 + rate),
             "train_anomaly_share": float(fit_on.y_bt.mean())}

@@ -95,6 +95,9 @@ class CGATSConfig:
     anomaly_dim: int = 4
     anomaly_kl_weight: float = 1.0
     warm_start: bool = True
+    # jtsgen's: ψ's and φ's LSTMs start from states read off z, not zeros (the
+    # autoregressive decoder keeps zeros)
+    state_from_z: bool = True
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -111,13 +114,14 @@ class CGATSConfig:
 def _nets(c: CGATSConfig):
     """``(encoder θ, stage-1 decoder ψ, stage-2 decoder φ)`` of ``c.decoder``."""
     enc = Encoder(c.hidden, c.latent, unroll=c.unroll, n_freq=c.n_freq)
-    dec1 = NormalDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll, n_freq=c.n_freq)
+    dec1 = NormalDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll, n_freq=c.n_freq,
+                         state_from_z=c.state_from_z)
     if c.decoder == "autoregressive":
         dec2 = AnomalyDecoder(c.hidden, c.channels, c.head_hidden, c.cond_at, unroll=c.unroll)
     else:
         dec2 = LatentDecoder(c.hidden, c.channels, c.seq_len, c.head_hidden, c.cond_at,
                              c.anomaly_dim if c.decoder == "anomaly_latent" else 0,
-                             unroll=c.unroll, n_freq=c.n_freq)
+                             unroll=c.unroll, n_freq=c.n_freq, state_from_z=c.state_from_z)
     return enc, dec1, dec2
 
 

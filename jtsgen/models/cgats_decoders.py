@@ -29,7 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jtsgen.models.cgats_nets import time_features
+from jtsgen.models.cgats_nets import initial_states, time_features
 from jtsgen.nn.lstm import LSTM, Dense
 
 
@@ -68,11 +68,13 @@ class LatentDecoder(nn.Module):
     anomaly_dim: int = 0
     unroll: int = 1
     n_freq: int = 0
+    state_from_z: bool = False
 
     @nn.compact
     def __call__(self, z_bd, y_bt, a_bd=None):
         c = self.channels
         zc = jnp.tanh(Dense(self.hidden[0], name="fc_z")(z_bd))
+        carry1, carry2 = initial_states(z_bd, self.hidden) if self.state_from_z else (None, None)
         f = time_features(self.seq_len, self.n_freq) if self.n_freq else None
         y = y_bt[..., None]
         if self.cond_at == "first":
@@ -81,8 +83,8 @@ class LatentDecoder(nn.Module):
         else:
             dyn = jnp.zeros((zc.shape[0], self.seq_len, 0), zc.dtype)
         h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(
-            dyn, static_bd=zc, shared_tf=f)
-        h2, _ = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
+            dyn, carry1, static_bd=zc, shared_tf=f)
+        h2, _ = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1, carry2)
         if self.cond_at == "first":
             return Dense(c, name="out")(h2), Dense(c, name="logvar")(h2)
         if not self.anomaly_dim:  # the paper's head: labels concatenated at the last layer
@@ -100,14 +102,14 @@ class LatentDecoder(nn.Module):
 def warm_start(params: dict, psi: dict) -> dict:
     """φ's initial parameters with ψ's (stage 1's decoder) copied in where they fit.
 
-    ``fc_z``, ``lstm2`` and ``out`` are copied (as new arrays) when their shapes match; ``lstm1``'s
-    input weights ``[zc | per-step inputs | time features]`` take ψ's rows for zc and
-    the time features and keep their own initialisation for the per-step (label)
-    inputs that ψ does not have.
+    ``fc_z``, ``fc_state``, ``lstm2`` and ``out`` are copied (as new arrays) when their
+    shapes match; ``lstm1``'s input weights ``[zc | per-step inputs | time features]``
+    take ψ's rows for zc and the time features and keep their own initialisation for
+    the per-step (label) inputs that ψ does not have.
     """
     psi = jax.tree.map(jnp.copy, psi)  # training donates its state; ψ's arrays stay alive
     out = dict(params)
-    for name in ("fc_z", "lstm2", "out"):
+    for name in ("fc_z", "fc_state", "lstm2", "out"):
         if name in psi and name in params and jax.tree.all(jax.tree.map(
                 lambda a, b: a.shape == b.shape, params[name], psi[name])):
             out[name] = psi[name]

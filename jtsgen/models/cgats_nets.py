@@ -7,7 +7,10 @@ also read fixed Fourier time features and the posterior also sees the time-mean
 of the top layer's states.
 
 Stage-1 decoder ψ: ``zc = tanh(W z)`` repeated over time -> LSTM(32) -> LSTM(64) ->
-linear readout: reconstructs X^N from z.
+linear readout: reconstructs X^N from z. With ``state_from_z`` (jtsgen's default) both
+LSTMs start from states read off z (:func:`initial_states`) instead of zeros, so a
+decoded window is in its pattern from its first step (from zero states it needs
+~20 steps to get there: every generated window began flat).
 
 Stage-2 decoder φ: the same two LSTMs, autoregressive in X (teacher forced in
 training: the input at step t is ``[zc, x_{t-1}]``), and a per-step head
@@ -61,6 +64,18 @@ def time_features(seq_len: int, n_freq: int) -> jax.Array:
     return jnp.concatenate([jnp.sin(w * t), jnp.cos(w * t)], axis=-1)
 
 
+def initial_states(z_bd: jax.Array, hidden: tuple[int, int]):
+    """Both LSTMs' initial ``(h, c)`` from z: ``tanh(Dense(2 (H1 + H2))(z))`` split in four.
+
+    Called inside a decoder's compact ``__call__`` (its parameters: ``fc_state``).
+    Returns ``((h1_bh, c1_bh), (h2_bh, c2_bh))``.
+    """
+    h1, h2 = hidden
+    s = jnp.tanh(Dense(2 * (h1 + h2), name="fc_state")(z_bd))
+    a, b, c = h1, 2 * h1, 2 * h1 + h2
+    return (s[:, :a], s[:, a:b]), (s[:, b:c], s[:, c:])
+
+
 class NormalDecoder(nn.Module):
     """Stage-1 decoder ψ: ``z_bd`` -> reconstruction ``[B, T, C]``.
 
@@ -73,17 +88,19 @@ class NormalDecoder(nn.Module):
     seq_len: int
     unroll: int = 1
     n_freq: int = 0
+    state_from_z: bool = False
 
     @nn.compact
     def __call__(self, z_bd):
         zc = jnp.tanh(Dense(self.hidden[0], name="fc_z")(z_bd))
+        carry1, carry2 = initial_states(z_bd, self.hidden) if self.state_from_z else (None, None)
         f = time_features(self.seq_len, self.n_freq) if self.n_freq else None
         # input [zc, f_t]: zc is the same at every step and f for every series, so both
         # are projected once; no per-step input is left ([B, T, 0])
         no_input = jnp.zeros((zc.shape[0], self.seq_len, 0), zc.dtype)
         h1, _ = LSTM(self.hidden[0], unroll=self.unroll, name="lstm1")(
-            no_input, static_bd=zc, shared_tf=f)
-        h2, _ = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1)
+            no_input, carry1, static_bd=zc, shared_tf=f)
+        h2, _ = LSTM(self.hidden[1], unroll=self.unroll, name="lstm2")(h1, carry2)
         return Dense(self.channels, name="out")(h2)
 
 
