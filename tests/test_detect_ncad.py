@@ -107,7 +107,8 @@ def test_windows_with_a_labelled_context_are_left_out_of_the_loss():
     suspect part like its (anomalous) context is anomalous: those windows weigh 0."""
     y = np.zeros((2, LENGTH), np.float32)
     y[:, 30:71] = 1.0  # 41 steps, longer than the 16-step context
-    w = np.asarray(ncad.context_weights(jnp.asarray(y), SMALL))  # clean_context reads these
+    anyc = dataclasses.replace(SMALL, clean_context="any")
+    w = np.asarray(ncad.context_weights(jnp.asarray(y), anyc))  # clean_context reads these
     np.testing.assert_array_equal(w[0, :31], 1.0)  # context ends before step 30
     np.testing.assert_array_equal(w[0, 31:87], 0.0)  # context e-16 .. e-1 meets 30..70
     np.testing.assert_array_equal(w[0, 87:], 1.0)
@@ -116,11 +117,28 @@ def test_windows_with_a_labelled_context_are_left_out_of_the_loss():
     d = np.asarray(ncad.window_distances(params, x, SMALL))
     per = -np.log(-np.expm1(-d))  # every window ends on an anomalous step or a normal one
     per = np.where(y > 0, per, d)
-    clean = dataclasses.replace(SMALL, clean_context=True)
-    a, _ = ncad.make_loss_fn(clean)(params, (x, jnp.asarray(y)), None)
+    a, _ = ncad.make_loss_fn(anyc)(params, (x, jnp.asarray(y)), None)
     np.testing.assert_allclose(a, per[w > 0].mean(), rtol=1e-5)  # labelled contexts left out
     old = ncad.make_loss_fn(SMALL)  # default: every window counts
     np.testing.assert_allclose(old(params, (x, jnp.asarray(y)), None)[0], per.mean(), rtol=1e-5)
+
+
+def test_full_rule_leaves_out_only_windows_whose_whole_context_is_labelled():
+    """clean_context="full" keeps every window that still sees a normal step before
+    its suspect part (the onset of a level shift), so segments shorter than the
+    context lose nothing."""
+    y = np.zeros((1, LENGTH), np.float32)
+    y[:, 30:71] = 1.0  # 41 steps: the 16-step context of windows ending at 46..71 is inside
+    y[:, 90:100] = 1.0  # 10 steps, shorter than the context: no window left out
+    full = dataclasses.replace(SMALL, clean_context="full")
+    w = np.asarray(ncad.context_weights(jnp.asarray(y), full))
+    want = np.ones(LENGTH, np.float32)
+    want[46:72] = 0.0  # context e-16 .. e-1 within 30..70  <=>  46 <= e <= 71
+    np.testing.assert_array_equal(w[0], want)
+    np.testing.assert_array_equal(
+        ncad.context_weights(jnp.asarray(y), SMALL), np.ones((1, LENGTH), np.float32))
+    with pytest.raises(InputError, match="clean_context"):
+        dataclasses.replace(SMALL, clean_context="all")
 
 
 def test_encoder_is_causal_so_scores_ignore_the_future():

@@ -20,13 +20,15 @@ uses the same computation, so all ``T`` windows of a series enter the loss.
 
 Labelled anomalies longer than the suspect part break NCAD's premise that the
 context is normal: a window deep inside a long labelled segment has an anomalous
-context that looks like its suspect part, yet is labelled 1. With
-``clean_context`` such windows are left out of the loss (weight
-``1 - max y`` over the context steps) and their steps out of the threshold
-search (:func:`context_weights`). Off by default: on AIOps KPI, whose training
-labels are mostly segments longer than 48 steps, it lifts NCAD's F1 0.12 -> 0.19,
-but on Synthetic Sines (long level shifts) it drops it 0.69 -> 0.40
-(docs/detectors.md).
+context that looks like its suspect part, yet is labelled 1. ``clean_context``
+leaves such windows out of the loss and their steps out of the threshold search
+(:func:`context_weights`): ``"any"`` every window whose context holds a labelled
+step (weight ``1 - max y`` over the context), ``"full"`` only those whose whole
+context is labelled (weight ``1 - min y``: no normal step left to contrast with);
+``"none"`` (default) keeps every window. Measured in docs/detectors.md: on AIOps
+KPI, whose training labels are mostly segments longer than 48 steps, ``"any"``
+lifts NCAD's F1 0.12 -> 0.19, but on Synthetic Sines (level shifts of 20-60 steps)
+drops it 0.69 -> 0.40.
 
 Scores: the window ending at ``e`` scores its suspect steps ``e-suspect+1 .. e``;
 the score of step ``t`` is the mean score of the (up to ``suspect``) windows
@@ -53,6 +55,8 @@ from jtsgen.nn.lstm import Dense
 from jtsgen.nn.tcn import TCN
 from jtsgen.train import adam, create_state, sample_rows
 from jtsgen.train import fit as fit_state
+
+CLEAN_CONTEXT = ("none", "any", "full")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +87,7 @@ class Config:
     mixup_prob: float = 0.2
     mixup_alpha: float = 0.2
     score_batch: int = 256
-    clean_context: bool = False
+    clean_context: str = "none"  # "none", "any" or "full" (see the module docstring)
 
     def __post_init__(self):
         for name in ("context", "suspect", "features", "kernel_size", "embedding",
@@ -93,6 +97,9 @@ class Config:
         for name in ("pois_prob", "coe_prob", "mixup_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"config.{name}", f"must lie in [0, 1], got {getattr(self, name)}")
+        if self.clean_context not in CLEAN_CONTEXT:
+            raise InputError("config.clean_context", f"must be one of {CLEAN_CONTEXT}, got "
+                             f"{self.clean_context!r}")
         if not 0.0 < self.pois_magnitude[0] <= self.pois_magnitude[1]:
             raise InputError("config.pois_magnitude", f"need 0 < low <= high, got "
                              f"{self.pois_magnitude}")
@@ -154,10 +161,15 @@ def window_labels(y_bt: jax.Array, suspect: int) -> jax.Array:
 
 
 def context_weights(y_bt: jax.Array, config: Config) -> jax.Array:
-    """``1 - max y`` over the context steps of the window ending at ``e``: ``[B, T]``
-    (labels mirrored on the left as the series is; 1 when the context is normal)."""
+    """Weight ``[B, T]`` of the window ending at ``e`` under ``config.clean_context``
+    (labels mirrored on the left as the series is): ``"any"``: ``1 - max y`` over its
+    context steps (1 when the context is normal); ``"full"``: ``1 - min y`` (0 only
+    when every context step is labelled); ``"none"``: 1."""
+    if config.clean_context == "none":
+        return jnp.ones_like(y_bt)
+    sign = 1.0 if config.clean_context == "any" else -1.0  # min y = -max(-y)
     ypad = jnp.pad(y_bt, ((0, 0), (config.window - 1, 0)), mode="reflect")[:, :, None]
-    return 1.0 - _sliding_max(ypad, config.context, y_bt.shape[1])[:, :, 0]
+    return 1.0 - sign * _sliding_max(sign * ypad, config.context, y_bt.shape[1])[:, :, 0]
 
 
 def step_scores(d_bt: jax.Array, suspect: int) -> jax.Array:
@@ -218,7 +230,7 @@ def make_loss_fn(config: Config):
         x_btc, y_bt = batch
         d_bt = window_distances(params, x_btc, config)
         y_win = window_labels(y_bt, config.suspect)
-        w_bt = context_weights(y_bt, config) if config.clean_context else None
+        w_bt = None if config.clean_context == "none" else context_weights(y_bt, config)
         return hypersphere_loss(d_bt, y_win, w_bt), {"anomalous_share": jnp.mean(y_win)}
 
     return loss_fn
@@ -262,7 +274,7 @@ def fit(key: jax.Array, x_btc, y_bt, config: Config = Config(), *, progress: boo
     )
     score_fn = make_score_fn(result.state.params, config)
     scores = score_fn(x)
-    if config.clean_context:  # steps whose context is normal: what NCAD can see
+    if config.clean_context != "none":  # steps whose context NCAD can contrast with
         keep = np.asarray(context_weights(jnp.asarray(y), config)) > 0.5
         if y[keep].any():
             scores, y = scores[keep], y[keep]
