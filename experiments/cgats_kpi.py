@@ -50,7 +50,7 @@ from experiments.frameworks_common import (
     FrameworksConfig,
     check_config,
     paper_settings,
-    run_once,
+    run_all,
     smoke_settings,
     write_tables,
 )
@@ -258,8 +258,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     _check(config)
     train, test, info = load_split(config)
     workdir = prepare_workdir(config, workdir)
-    runs = [run_once(config, train, test, r, workdir / "checkpoints" / f"run{r}")
-            for r in range(config.n_runs)]
+    runs = run_all(config, workdir, lambda r: (train, test))
     note = (f"AIOps KPI phase 2: {len(info['kpis'])} KPIs ({info['selection']}) split "
             f"{config.train_frac:g}:{1 - config.train_frac:g} in time on their regular "
             f"grids, {GAP_NOTES[config.gaps]}, windows of {config.model.seq_len} every "

@@ -47,6 +47,7 @@ class Config:
     anomaly_prob: float = 0.5
     ablations: bool = True
     baselines: bool = True
+    baseline_models: tuple[str, ...] = ("rcgan", "ddpm")  # which baselines train
     baseline_steps: int = 600
     n_eval: int = 256
     tsne_points: int = 300
@@ -147,7 +148,8 @@ def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: j
 
         baselines, baseline_losses = stage("train baselines (RCGAN, DDPM)", lambda: (
             train_baselines(keys[4], x_tr, y_tr, config.baseline_steps,
-                            checkpoint_dir=checkpoint_dir, progress=progress, mesh=mesh)))
+                            checkpoint_dir=checkpoint_dir, progress=progress, mesh=mesh,
+                            models=config.baseline_models)))
         generators.update(baselines)
         losses.update(baseline_losses)
     return cgats, generators, losses

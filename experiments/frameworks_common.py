@@ -33,7 +33,9 @@ framework's training steps.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -42,6 +44,7 @@ import numpy as np
 from experiments import cgats_sines, detectors_sines
 from experiments.common import Stage, check_choices, untimed, write_outputs
 from jtsgen.augment import augment_batch, get_augmenter
+from jtsgen.config import to_dict, write_json
 from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
 from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import FRAMEWORKS, Labelled, evaluate_framework
@@ -188,6 +191,7 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     gen_config = cgats_sines.Config(seed=config.seed, devices=config.devices, model=config.model,
                                     ablations=bool(wanted & ABLATIONS),
                                     baselines=bool(wanted & BASELINES),
+                                    baseline_models=tuple(sorted(wanted & BASELINES)),
                                     baseline_steps=config.baseline_steps)
     cgats, generators, _ = cgats_sines.train_generators(
         gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,
@@ -243,6 +247,31 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
         cells += stage(f"detector {det}", every_framework)
     return {"cells": cells, "n_train": int(len(train.x_btc)), "n_test": int(len(test.x_btc)),
             "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
+
+
+def run_all(config: FrameworksConfig, workdir: Path,
+            split: Callable[[int], tuple[Labelled, Labelled]]) -> list[dict]:
+    """:func:`run_once` for runs ``0 .. n_runs - 1`` on ``split(run)``'s (train, test).
+
+    Each finished run is saved as ``workdir/runs/run{r}.json`` with the settings it
+    ran under (``n_runs`` aside) and read back by a rerun with the same settings, so
+    an interrupted experiment resumes at its first unfinished run and a rerun with a
+    larger ``n_runs`` only adds runs; a saved run of other settings is run again.
+    """
+    settings = json.loads(json.dumps({k: v for k, v in to_dict(config).items()
+                                      if k != "n_runs"}))
+    runs = []
+    for r in range(config.n_runs):
+        path = workdir / "runs" / f"run{r}.json"
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        if saved.get("settings") == settings:
+            print(f"run {r}: read back from {path}", flush=True)
+            runs.append(saved["result"])
+            continue
+        result = run_once(config, *split(r), r, workdir / "checkpoints" / f"run{r}")
+        write_json(path, {"settings": settings, "result": result})
+        runs.append(result)
+    return runs
 
 
 def summarise(runs: list[dict]) -> list[dict]:

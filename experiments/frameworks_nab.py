@@ -32,7 +32,7 @@ from experiments.frameworks_common import (
     FrameworksConfig,
     check_config,
     paper_settings,
-    run_once,
+    run_all,
     smoke_settings,
     write_tables,
 )
@@ -112,8 +112,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     _check(config)
     train, test, info = load_split(config)
     workdir = prepare_workdir(config, workdir)
-    runs = [run_once(config, train, test, r, workdir / "checkpoints" / f"run{r}")
-            for r in range(config.n_runs)]
+    runs = run_all(config, workdir, lambda r: (train, test))
     note = (f"NAB {', '.join(config.subsets)}: {len(info['series'])} series split "
             f"{config.train_frac:g}:{1 - config.train_frac:g} in time, windows of "
             f"{config.model.seq_len} every {config.stride} steps; too short: "

@@ -26,7 +26,7 @@ from experiments.frameworks_common import (
     FrameworksConfig,
     check_config,
     paper_settings,
-    run_once,
+    run_all,
     smoke_settings,
     write_tables,
 )
@@ -71,8 +71,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     check_config(config)
     workdir = prepare_workdir(config, workdir)
     data = make_data(config)
-    runs = [run_once(config, *split(config, data, r), r, workdir / "checkpoints" / f"run{r}")
-            for r in range(config.n_runs)]
+    runs = run_all(config, workdir, lambda r: split(config, data, r))
     return write_tables(config, workdir, runs, f"Synthetic Sines, {config.n_series} series, "
                                                f"{config.train_frac:g} of them for training")
 
