@@ -119,7 +119,7 @@ def test_windows_with_a_labelled_context_are_left_out_of_the_loss():
     per = np.where(y > 0, per, d)
     a, _ = ncad.make_loss_fn(anyc)(params, (x, jnp.asarray(y)), None)
     np.testing.assert_allclose(a, per[w > 0].mean(), rtol=1e-5)  # labelled contexts left out
-    old = ncad.make_loss_fn(SMALL)  # default: every window counts
+    old = ncad.make_loss_fn(dataclasses.replace(SMALL, clean_context="none"))  # all count
     np.testing.assert_allclose(old(params, (x, jnp.asarray(y)), None)[0], per.mean(), rtol=1e-5)
 
 
@@ -135,8 +135,10 @@ def test_full_rule_leaves_out_only_windows_whose_whole_context_is_labelled():
     want = np.ones(LENGTH, np.float32)
     want[46:72] = 0.0  # context e-16 .. e-1 within 30..70  <=>  46 <= e <= 71
     np.testing.assert_array_equal(w[0], want)
+    none = dataclasses.replace(SMALL, clean_context="none")
     np.testing.assert_array_equal(
-        ncad.context_weights(jnp.asarray(y), SMALL), np.ones((1, LENGTH), np.float32))
+        ncad.context_weights(jnp.asarray(y), none), np.ones((1, LENGTH), np.float32))
+    assert ncad.Config().clean_context == "full"  # the default
     with pytest.raises(InputError, match="clean_context"):
         dataclasses.replace(SMALL, clean_context="all")
 
