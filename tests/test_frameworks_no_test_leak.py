@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 
 from experiments import detectors_sines, frameworks_common, frameworks_sines
+from jtsgen.evaluate import frameworks
 from jtsgen.evaluate.frameworks import Labelled
 from jtsgen.models import cgats, generators
 
@@ -59,16 +60,27 @@ def test_test_rows_reach_only_the_trts_detector_fit(monkeypatch, tmp_path):
         return original_fit(name, key, x, y, cfg)
 
     monkeypatch.setattr(detectors_sines, "fit_detector", fit_spy)
+    rethresholds: list[int] = []  # T(R+S)TR's threshold from the real part: its label rows
+    original_threshold = frameworks.best_threshold
+
+    def threshold_spy(scores_bt, y_bt):
+        rethresholds.append(len(y_bt))
+        return original_threshold(scores_bt, y_bt)
+
+    monkeypatch.setattr(frameworks, "best_threshold", threshold_spy)
+    assert config.threshold_from == "real_train"
     result = frameworks_common.run_once(config, train, test, 0, tmp_path, progress=False)
 
     for name in ("cgats.fit_stage1", "cgats.fit_stage2", "baselines", "augment"):
         assert seen[name] and not any(seen[name]), name
     n_anomalous_train = int((train.y_bt.max(axis=1) > 0).sum())
     assert label_rows and set(label_rows) == {n_anomalous_train}
-    frameworks = [c["framework"] for c in result["cells"]]
-    assert len(fits) == len(frameworks)
-    for fw, (leaked, _n) in zip(frameworks, fits, strict=True):
+    names = [c["framework"] for c in result["cells"]]
+    assert len(fits) == len(names)
+    for fw, (leaked, _n) in zip(names, fits, strict=True):
         assert leaked == (fw == "TRTS"), fw
+    n_rs = sum(fw == "T(R+S)TR" for fw in names)
+    assert rethresholds == [len(train.y_bt)] * n_rs  # chosen on the real training rows
 
 
 def test_the_scaler_is_fitted_on_training_series_only(monkeypatch):

@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jtsgen.detect.base import best_threshold
 from jtsgen.errors import InputError
 from jtsgen.evaluate.metrics import best_f1_threshold, point_adjusted_prf, point_prf
 
@@ -145,8 +146,8 @@ def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: L
     if threshold_from == "real_train" and framework == "T(R+S)TR":
         extra["f1_threshold_fit_data"] = detection_scores(fitted, test_on.x_btc,
                                                           test_on.y_bt)["f1"]
-        threshold, *_ = best_f1_threshold(fitted.score(real_train.x_btc), real_train.y_bt)
-        fitted = dataclasses.replace(fitted, threshold=float(threshold))
+        threshold = best_threshold(fitted.score(real_train.x_btc), real_train.y_bt)
+        fitted = dataclasses.replace(fitted, threshold=threshold)
     rate = float(test_on.y_bt.mean())
     return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt), **extra,
             "n_fit": int(fit_on.x_btc.shape[0]), "n_test": int(test_on.x_btc.shape[0]),
