@@ -364,8 +364,11 @@ def cgats_rows(p: Profile, use_torch: bool) -> list[dict]:
     key = jax.random.key(3)
     variants = []
     for unroll in p.gen_unrolls:
+        # zero initial LSTM states, as the torch reference (state_from_z adds one small
+        # Dense from z; not timed)
         cfg = cgats.CGATSConfig(seq_len=p.gen_seq_len, channels=1, hidden=(32, 64), latent=16,
-                                head_hidden=64, batch_size=p.gen_batch, unroll=unroll)
+                                head_hidden=64, batch_size=p.gen_batch, unroll=unroll,
+                                state_from_z=False)
         enc, _, _ = cgats._nets(cfg)
         x0 = jnp.zeros((1, cfg.seq_len, 1))
         enc_params = enc.init(jax.random.key(0), x0)["params"]
