@@ -9,8 +9,8 @@ every stage. Experiments (all by default):
 
 * ``cgats_sines`` — :mod:`experiments.cgats_sines` (4000 windows of length 240), in
   its order and with its keys: ``data`` (Synthetic Sines, the 80:20 split by
-  series), ``train stage 1`` (:meth:`CGATS.fit_stage1`), ``train stage 2``
-  (:meth:`CGATS.fit_stage2`), ``train CVAE ablation`` and ``train first-layer
+  series), ``train stage 1`` (:func:`jtsgen.models.cgats.fit_stage1`), ``train stage 2``
+  (:func:`jtsgen.models.cgats.fit_stage2`), ``train CVAE ablation`` and ``train first-layer
   ablation`` (Tables 10 and 11), ``train baselines (RCGAN, DDPM)``, ``generate``
   (every generator run twice on labels from the fitted label model, with those
   labels and with all-zero labels), ``evaluate`` (label faithfulness) and
@@ -64,17 +64,19 @@ from benchmarks import harness
 from experiments import (
     cgats_sines,
     detectors_sines,
-    frameworks_common,
     frameworks_sines,
     lstm_vae,
     vae_anomaly,
 )
-from experiments.common import check_choices
-from jtsgen.detect import vae_detector
+from jtsgen.config import check_choices
+from jtsgen.data import scaled_split
+from jtsgen.detect import registry, vae_detector
 from jtsgen.errors import InputError
+from jtsgen.evaluate import framework_runner
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.evaluate.fidelity import fidelity_report
 from jtsgen.evaluate.frameworks import detection_scores
+from jtsgen.models import cgats, generators
 from jtsgen.models import lstm_vae as lstm_vae_model
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
 from jtsgen.train import to_default_device
@@ -116,17 +118,18 @@ def cgats_stages(config, watch: Stopwatch) -> dict:
     generator's ``on_label_share``."""
     x_tr, y_tr, x_te, y_te = watch("data", lambda: cgats_sines.load_data(config))
     keys = jax.random.split(jax.random.key(config.seed), 8)
-    model, generators, _ = cgats_sines.train_generators(config, x_tr, y_tr, keys,
-                                                        progress=False, stage=watch)
-    y = model.sample_labels(keys[1], config.n_eval)
+    states, _ = cgats_sines.train_generators(config, x_tr, y_tr, keys, progress=False,
+                                             stage=watch)
+    y = cgats.draw_labels(states["cgats"], keys[1], config.n_eval)
     pairs = watch("generate", lambda: {
-        name: (gen(keys[5], y), gen(keys[5], np.zeros_like(y)))
-        for name, gen in generators.items()})
+        generators.GENERATORS[name].display: (generators.generate(name, st, keys[5], y),
+                                              generators.generate(name, st, keys[5], 0 * y))
+        for name, st in states.items()})
     scores = watch("evaluate", lambda: {name: label_faithfulness(a, b, y)["on_label_share"]
                                         for name, (a, b) in pairs.items()})
     with tempfile.TemporaryDirectory() as tmp:
-        watch("figures", lambda: cgats_sines.make_figures(model, config, keys, y, x_te, y_te,
-                                                          Path(tmp)))
+        watch("figures", lambda: cgats_sines.make_figures(states["cgats"], config, keys, y,
+                                                          x_te, y_te, Path(tmp)))
     return scores
 
 
@@ -146,14 +149,14 @@ def detectors_config(profile: str):
 def detectors_stages(config, watch: Stopwatch) -> dict:
     """Data, one fit per detector (as the experiment's first run), test metrics."""
 
-    x_train, y_train, x_test, y_test = watch("data", lambda: detectors_sines.scaled_split(
-        config, detectors_sines.make_data(config), 0))
+    x_train, y_train, x_test, y_test = watch("data", lambda: scaled_split(
+        *detectors_sines.make_data(config)[:2], train_frac=config.train_frac, seed=config.seed))
     run_key = jax.random.fold_in(jax.random.key(config.seed), 0)
     fitted = {}
     for i, name in enumerate(config.detectors):
         key = jax.random.fold_in(run_key, i)
         fitted[name] = watch(f"detector {name}", lambda name=name, key=key: (
-            detectors_sines.fit_detector(name, key, x_train, y_train, config)))
+            registry.fit_detector(name, key, x_train, y_train, config)))
     metrics = watch("evaluate", lambda: {name: detection_scores(f, x_test, y_test)
                                          for name, f in fitted.items()})
     return {name: m["f1"] for name, m in metrics.items()}
@@ -180,7 +183,7 @@ def frameworks_stages(config, watch: Stopwatch) -> dict:
     in every framework and source (fits and test scores). Returns every cell's F1."""
     data = watch("data", lambda: frameworks_sines.make_data(config))
     train, test = watch("split", lambda: frameworks_sines.split(config, data, 0))
-    out = frameworks_common.run_once(config, train, test, 0, None, progress=False, stage=watch)
+    out = framework_runner.run_once(config, train, test, 0, None, progress=False, stage=watch)
     return {f"{c['detector']} {c['framework']} {c['source'] or 'real'}": c["f1"]
             for c in out["cells"]}
 

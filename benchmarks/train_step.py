@@ -20,7 +20,7 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
   (:mod:`benchmarks.reference.lstm_vae`);
 * C-GATS stage 2 (frozen encoder, decoder trained; batch 64, length 240) with the
   encoder run on every batch (the reference's work) and on the posterior that
-  ``CGATS.fit`` computes once before stage 2 (``work="cached posterior"``: less
+  ``cgats.fit`` computes once before stage 2 (``work="cached posterior"``: less
   work than the reference, its ratio is reported separately), and the RCGAN
   critic update (WGAN-GP with pac 4; batch 64, length 240; also split over all
   devices as ``rcgan_fit.fit(mesh=)`` trains), each against its reference.
@@ -342,7 +342,7 @@ def _sines(batch: int, seq_len: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 def _encoding_stage2_loss(cfg: cgats.CGATSConfig):
     """Stage-2 loss as the reference computes it: the frozen encoder encodes every
-    batch, ``(params, (x, y, enc_params), key)``; ``CGATS.fit`` instead encodes the
+    batch, ``(params, (x, y, enc_params), key)``; ``cgats.fit`` instead encodes the
     training windows once (:func:`jtsgen.models.cgats.posterior`)."""
     enc, _, _ = cgats._nets(cfg)
     loss_fn = cgats.stage2_loss_fn(cfg)
@@ -358,7 +358,7 @@ def _encoding_stage2_loss(cfg: cgats.CGATSConfig):
 def cgats_rows(p: Profile, use_torch: bool) -> list[dict]:
     """C-GATS stage 2 step (the reference's architecture: 32/64 units, latent 16, head 64):
     with the frozen encoder in the step (the reference's work) and on the cached
-    posterior (how ``CGATS.fit`` trains; ``work`` says which)."""
+    posterior (how ``cgats.fit`` trains; ``work`` says which)."""
     base = dict(benchmark="cgats_stage2", batch=p.gen_batch, seq_len=p.gen_seq_len)
     x, y = (jnp.asarray(a) for a in _sines(p.gen_batch, p.gen_seq_len))
     key = jax.random.key(3)

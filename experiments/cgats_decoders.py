@@ -10,7 +10,7 @@ from it (same keys) and generates, at each sampling ``temperature``, one synthet
 set for the training windows' own label vectors. Per (decoder, temperature):
 
 * the temperature ``-1`` stands for the one C-GATS calibrated on the training windows
-  (:meth:`~jtsgen.models.cgats.CGATS.calibrate_temperature`);
+  (:func:`~jtsgen.models.cgats.calibrate_temperature`);
 * anomaly realism (:mod:`jtsgen.evaluate.realism`) against the real training set:
   offset of labelled runs from the normal level, within-run |Δx|, normal |Δx|, and
   the held-out accuracy of a classifier telling real from generated anomalous
@@ -30,20 +30,28 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments import detectors_sines, frameworks_sines
-from experiments.common import check_choices, main, prepare_workdir, write_outputs
-from experiments.frameworks_common import check_config
+from experiments.common import main, prepare_workdir
+from jtsgen.config import check_choices, write_outputs
+from jtsgen.data import make_sines, scaled_split
+from jtsgen.detect import registry
 from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
+from jtsgen.evaluate.framework_runner import FrameworksConfig, check_config, profile_settings
 from jtsgen.evaluate.frameworks import Labelled, evaluate_framework
 from jtsgen.evaluate.realism import discriminative_score, summarise_runs
-from jtsgen.models.cgats import CGATS, DECODERS
+from jtsgen.models import cgats
+from jtsgen.models.cgats import DECODERS
 
 REALISM = ("offset_mean", "within_dx_mean", "normal_dx_mean")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(frameworks_sines.Config):
+class Config(FrameworksConfig):
+    n_series: int = 2000  # Synthetic Sines as in frameworks_sines
+    freq_range: tuple[float, ...] = (0.0, 0.05)
+    anomaly_prob: float = 0.5
+    kinds: tuple[str, ...] = ("point", "level_shift")
+    train_frac: float = 0.8
     decoders: tuple[str, ...] = DECODERS
     temperatures: tuple[float, ...] = (0.0, 1.0, -1.0)  # -1: the calibrated temperature
     detectors: tuple[str, ...] = ("robusttad", "sr_cnn")
@@ -52,13 +60,16 @@ class Config(frameworks_sines.Config):
 
 def get_config(profile: str = "quick") -> Config:
     """smoke: seconds (tests); quick: frameworks_sines' quick data and training."""
-    base = frameworks_sines.get_config(profile)
-    return Config(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    if profile == "smoke":
+        return Config(profile=profile, n_series=60, **profile_settings("smoke"))
+    if profile == "paper":
+        return Config(profile=profile, n_series=10_000, **profile_settings("paper"))
+    return Config(profile=profile)
 
 
 def _f1(config: Config, det: str, fw: str, train: Labelled, test: Labelled, synth) -> float:
     def fit(key, x, y):
-        return detectors_sines.fit_detector(det, key, x, y, config)
+        return registry.fit_detector(det, key, x, y, config)
 
     return evaluate_framework(fw, fit, jax.random.key(11), train, test, synth,
                               seed=config.seed)["f1"]
@@ -72,21 +83,25 @@ def run(config: Config, workdir: str | Path) -> dict:
         raise InputError("--config.temperatures",
                          f"need values >= 0 or -1 (calibrated), got {config.temperatures}")
     workdir = prepare_workdir(config, workdir)
-    train, test = frameworks_sines.split(config, frameworks_sines.make_data(config), 0)
+    data = make_sines(config.n_series, config.seed, length=config.model.seq_len,
+                      anomaly_prob=config.anomaly_prob, kinds=config.kinds,
+                      freq_range=tuple(config.freq_range))
+    split = scaled_split(data.x_btc, data.y_bt, train_frac=config.train_frac, seed=config.seed)
+    train, test = Labelled(split.x_train, split.y_train), Labelled(split.x_test, split.y_test)
     key = jax.random.key(config.seed)
-    base = CGATS(config.model).fit_stage1(jax.random.fold_in(key, 1), train.x_btc, train.y_bt,
-                                          progress=False)
+    base, _ = cgats.fit_stage1(cgats.CGATSState(config.model), jax.random.fold_in(key, 1),
+                               train.x_btc, train.y_bt, progress=False)
     results = {"real": summarise_runs(train.x_btc, train.y_bt), "rows": [],
                "trtr": {d: _f1(config, d, "TRTR", train, test, None) for d in config.detectors}}
     labels = train.y_bt
     y_faith = labels[labels.max(axis=1) > 0][:config.n_faithfulness]
     for dec in config.decoders:
-        model = CGATS(dataclasses.replace(config.model, decoder=dec), enc_params=base.enc_params,
-                      dec1_params=base.dec1_params, latent_prior=base.latent_prior)
-        model.fit_stage2(jax.random.fold_in(key, 2), train.x_btc, train.y_bt, progress=False)
+        model, _ = cgats.fit_stage2(base.replace(config=dataclasses.replace(
+            config.model, decoder=dec)), jax.random.fold_in(key, 2), train.x_btc, train.y_bt,
+            progress=False)
         for temp in config.temperatures:
             def gen(k, y, temp=temp, model=model):
-                return model.generate(k, y, temperature=None if temp == -1 else temp)[0]
+                return cgats.generate(model, k, y, temperature=None if temp == -1 else temp)
 
             x = gen(jax.random.key(6), labels)
             synth = Labelled(x.astype(np.float32), labels.astype(np.float32))
@@ -112,7 +127,7 @@ def markdown(results: dict, config: Config) -> str:
     dets = [f"{d} {fw}" for d in config.detectors for fw in ("T(R+S)TR", "TSTR")]
     head = (["decoder", "T"] + ["run offset", "within-run |Δx|", "normal |Δx|",
                                 "on-label share", "real-vs-generated acc."]
-            + [detectors_sines.LABELS[d.split()[0]] + " " + d.split()[1] for d in dets])
+            + [registry.LABELS[d.split()[0]] + " " + d.split()[1] for d in dets])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     real = results["real"]
     lines.append("| real training data | | " + " | ".join(f"{real[m]:.3f}" for m in REALISM)
@@ -124,7 +139,7 @@ def markdown(results: dict, config: Config) -> str:
         cells += [f"{r['on_label_share']:.3f}", f"{r['discriminative']:.3f}"]
         cells += [f"{r[d]:.3f}" for d in dets]
         lines.append("| " + " | ".join(cells) + " |")
-    trtr = ", ".join(f"{detectors_sines.LABELS[d]} {f1:.3f}" for d, f1 in results["trtr"].items())
+    trtr = ", ".join(f"{registry.LABELS[d]} {f1:.3f}" for d, f1 in results["trtr"].items())
     return "\n".join(lines) + (
         f"\n\nTRTR (no synthetic data): {trtr}. One shared stage 1; synthetic sets for the "
         "training windows' labels; point-wise F1 on the real test series, thresholds from "

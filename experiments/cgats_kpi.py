@@ -27,7 +27,7 @@ Protocol (every number is a config field):
   ``seed`` among the KPIs with labelled steps in both their training and test parts
   and a window in each (results.json names the eligible and the chosen KPIs).
 
-Then :mod:`experiments.frameworks_common` trains the generators on the training
+Then :mod:`jtsgen.evaluate.framework_runner` trains the generators on the training
 windows, builds the synthetic sets and fits and tests every detector in every
 framework and source (thresholds from each framework's training data), and the
 ``baseline_detectors`` (one-liners, Cases 1-3) in TRTR and T(R+S)TR with C-GATS.
@@ -46,19 +46,18 @@ from typing import NamedTuple
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from experiments.frameworks_common import (
-    FrameworksConfig,
-    check_config,
-    paper_settings,
-    run_all,
-    smoke_settings,
-    write_tables,
-)
 from jtsgen.data import fit_standard_scaler, load_kpi, sliding_windows
 from jtsgen.data.cache import dataset_dir
 from jtsgen.data.kpi import KPI_FILE
 from jtsgen.data.series import LabelledSeries
 from jtsgen.errors import InputError
+from jtsgen.evaluate.framework_runner import (
+    FrameworksConfig,
+    check_config,
+    profile_settings,
+    run_all,
+    write_tables,
+)
 from jtsgen.evaluate.frameworks import Labelled, concat
 
 KPI_URL = ("https://github.com/NetManAIOps/KPI-Anomaly-Detection/raw/master/"
@@ -87,11 +86,11 @@ def get_config(profile: str = "quick") -> Config:
     KPIs, windows every 480 steps, under ~20 minutes on a 2-core CPU; paper: every
     eligible KPI, windows every 96 steps (about the paper's 30,000), 5 runs."""
     if profile == "smoke":
-        settings = smoke_settings()
+        settings = profile_settings("smoke")
         return Config(profile=profile, kpis=SMOKE_KPIS, stride=2 * settings["model"].seq_len,
                       **settings)
     if profile == "paper":
-        return Config(profile=profile, max_kpis=29, stride=96, **paper_settings())
+        return Config(profile=profile, max_kpis=29, stride=96, **profile_settings("paper"))
     return Config(profile=profile)
 
 

@@ -22,19 +22,22 @@ pass ``--config.freq_range=0,1`` for it).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from experiments.common import Stage, main, prepare_workdir, untimed
+from experiments.common import main, prepare_workdir
 from experiments.plots import plot_label_control, plot_samples, plot_tsne
 from jtsgen.config import write_json
 from jtsgen.data.sines import make_sines
 from jtsgen.data.splits import split_by_series
 from jtsgen.evaluate.faithfulness import label_faithfulness
-from jtsgen.models.cgats import CGATS, CGATSConfig
+from jtsgen.models import cgats, generators
+from jtsgen.models.cgats import CGATSConfig
 from jtsgen.models.cgats_labels import label_vector
+from jtsgen.runtime import Stage, untimed
 from jtsgen.train import local_mesh
 
 
@@ -55,21 +58,18 @@ class Config:
     # local devices, each taking batch_size / devices rows; on the command line a
     # CPU is split into one device per core
     devices: int = 1
-    model: CGATSConfig = CGATSConfig(batch_size=32, stage1_steps=2000, stage2_steps=800)
+    model: CGATSConfig = generators.GeneratorSettings.model
 
 
 def get_config(profile: str = "quick") -> Config:
     """smoke: seconds (tests); quick: a 2-core CPU in minutes; paper: 64k series, long runs."""
+    gen = generators.settings_for(profile)
+    shared = dict(profile=profile, model=gen.model, baseline_steps=gen.baseline_steps)
     if profile == "smoke":
-        return Config(profile=profile, n_series=200, baseline_steps=20, n_eval=16,
-                      tsne_points=30,
-                      model=CGATSConfig(seq_len=48, hidden=(8, 16), latent=4, head_hidden=16,
-                                        batch_size=16, stage1_steps=20, stage2_steps=20,
-                                        steps_per_call=10, unroll=1))
+        return Config(n_series=200, n_eval=16, tsne_points=30, **shared)
     if profile == "paper":
-        return Config(profile=profile, n_series=64000, baseline_steps=20000, n_eval=1024,
-                      model=CGATSConfig(batch_size=64, stage1_steps=20000, stage2_steps=20000))
-    return Config(profile=profile)
+        return Config(n_series=64000, n_eval=1024, **shared)
+    return Config(**shared)
 
 
 def figure_labels(seq_len: int) -> tuple[list[str], np.ndarray]:
@@ -100,59 +100,29 @@ def load_data(config: Config) -> tuple[np.ndarray, ...]:
             data.y_bt[split.test])
 
 
+def generator_names(config: Config) -> tuple[str, ...]:
+    """The generators ``config`` trains: C-GATS, its ablations, its baselines."""
+    return (("cgats",) + (generators.ABLATIONS if config.ablations else ())
+            + (tuple(config.baseline_models) if config.baselines else ()))
+
+
 def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: jax.Array, *,
                      checkpoint_dir: Path | None = None, progress: bool = True,
-                     stage: Stage = untimed):
-    """Trains C-GATS (``keys[0]``), the ablations (``keys[2]``, ``keys[3]``) and the
-    baselines (``keys[4]``) that ``config`` asks for, on windows ``x_tr [N, T, C]``
-    with labels ``y_tr [N, T]``.
+                     stage: Stage = untimed) -> tuple[dict, dict]:
+    """:func:`jtsgen.models.generators.train_generators` with this experiment's settings
+    and keys (``keys[0]`` C-GATS, ``keys[2]``/``keys[3]`` the ablations, ``keys[4]`` the
+    baselines): ``({name: state}, {name: loss history})``."""
+    return generators.train_generators(
+        generator_names(config), generator_keys(keys), x_tr, y_tr,
+        generators.GeneratorSettings(config.model, config.baseline_steps),
+        checkpoint_dir=checkpoint_dir, progress=progress, mesh=local_mesh(config.devices),
+        stage=stage)
 
-    Each training step runs as ``stage(name, fn)`` (``benchmarks.pipeline`` passes a
-    stopwatch): "train stage 1", "train stage 2", "train CVAE ablation", "train
-    first-layer ablation", "train baselines (RCGAN, DDPM)". Checkpoints go to
-    ``checkpoint_dir/{cgats,cvae,cond_first,rcgan,ddpm}`` when given.
 
-    Returns ``(cgats, generators, losses)``: the C-GATS model, ``{display name:
-    (key, labels_bt) -> x_btc}`` and ``{model: loss history}``.
-    """
-    m = config.model
-
-    def ckpt(name):
-        return Path(checkpoint_dir) / name if checkpoint_dir else None
-
-    mesh = local_mesh(config.devices)
-    cgats = CGATS(m)
-    k1, k2 = jax.random.split(keys[0])  # the split CGATS.fit makes
-    stage("train stage 1", lambda: cgats.fit_stage1(
-        k1, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress, mesh=mesh).enc_params)
-    stage("train stage 2", lambda: cgats.fit_stage2(
-        k2, x_tr, y_tr, checkpoint_dir=ckpt("cgats"), progress=progress, mesh=mesh).dec_params)
-    losses = {"cgats": cgats.history}
-    generators = {"C-GATS": lambda k, y: cgats.generate(k, y)[0]}
-    if config.ablations:
-        cvae = CGATS(dataclasses.replace(m, variant="cvae"))
-        stage("train CVAE ablation", lambda: cvae.fit(
-            keys[2], x_tr, y_tr, checkpoint_dir=ckpt("cvae"), progress=progress,
-            mesh=mesh).dec_params)
-        first = CGATS(dataclasses.replace(m, cond_at="first"), enc_params=cgats.enc_params,
-                      latent_prior=cgats.latent_prior, dec1_params=cgats.dec1_params)
-        stage("train first-layer ablation", lambda: first.fit_stage2(
-            keys[3], x_tr, y_tr, checkpoint_dir=ckpt("cond_first"), progress=progress,
-            mesh=mesh).dec_params)
-        losses["cvae"], losses["cond_first"] = cvae.history, first.history
-        generators["CVAE end-to-end (Table 10)"] = lambda k, y: cvae.generate(k, y)[0]
-        generators["C-GATS, condition at first layer (Table 11)"] = (
-            lambda k, y: first.generate(k, y)[0])
-    if config.baselines:
-        from jtsgen.models.generators import train_baselines
-
-        baselines, baseline_losses = stage("train baselines (RCGAN, DDPM)", lambda: (
-            train_baselines(keys[4], x_tr, y_tr, config.baseline_steps,
-                            checkpoint_dir=checkpoint_dir, progress=progress, mesh=mesh,
-                            models=config.baseline_models)))
-        generators.update(baselines)
-        losses.update(baseline_losses)
-    return cgats, generators, losses
+def generator_keys(keys: jax.Array) -> generators.GeneratorKeys:
+    """The training keys of ``keys = split(key, 8)`` (indices kept from earlier runs)."""
+    return generators.GeneratorKeys(cgats=keys[0], cvae=keys[2], cgats_first=keys[3],
+                                    baselines=keys[4])
 
 
 def run(config: Config, workdir: str | Path) -> dict:
@@ -160,14 +130,16 @@ def run(config: Config, workdir: str | Path) -> dict:
     workdir = prepare_workdir(config, workdir)
     x_tr, y_tr, x_te, y_te = load_data(config)
     keys = jax.random.split(jax.random.key(config.seed), 8)
-    cgats, generators, losses = train_generators(config, x_tr, y_tr, keys,
-                                                 checkpoint_dir=workdir / "checkpoints")
-    y_eval = cgats.sample_labels(keys[1], config.n_eval)
-    table = {name: paired_faithfulness(gen, keys[5], y_eval) for name, gen in generators.items()}
+    states, losses = train_generators(config, x_tr, y_tr, keys,
+                                      checkpoint_dir=workdir / "checkpoints")
+    y_eval = cgats.draw_labels(states["cgats"], keys[1], config.n_eval)
+    table = {generators.GENERATORS[name].display: paired_faithfulness(
+        functools.partial(generators.generate, name, state), keys[5], y_eval)
+        for name, state in states.items()}
     write_json(workdir / "losses.json", losses)
     _write_table(workdir, table)
 
-    make_figures(cgats, config, keys, y_eval, x_te, y_te, workdir)
+    make_figures(states["cgats"], config, keys, y_eval, x_te, y_te, workdir)
 
     results = {
         "faithfulness": table,
@@ -181,30 +153,30 @@ def run(config: Config, workdir: str | Path) -> dict:
     return results
 
 
-def make_figures(cgats: CGATS, config: Config, keys: jax.Array, y_eval: np.ndarray,
+def make_figures(state: cgats.CGATSState, config: Config, keys: jax.Array, y_eval: np.ndarray,
                  x_te: np.ndarray, y_te: np.ndarray, workdir: Path) -> None:
     """Figures 1-3 into ``workdir``: label control (``keys[6]``), samples for the
     first 8 of ``y_eval`` and t-SNE of real vs generated anomalous test windows
     (``keys[7]``)."""
     names, y_fig = figure_labels(config.model.seq_len)
-    z = np.asarray(cgats.sample_latent(keys[6], 1))
+    z = np.asarray(cgats.sample_latent(state, keys[6], 1))
     # One z, anomaly latent and noise draw for every row: rows differ only through their
     # labels. Of 16 draws of the anomaly latent, the one whose anomalies are of median
     # size is shown (a typical draw, not the largest).
     candidates = [jax.random.fold_in(keys[6], i) for i in range(16)]
 
     def rows(k, labels):
-        return np.concatenate([cgats.generate(k, y[None], z_bd=z)[0] for y in labels])
+        return np.concatenate([cgats.generate(state, k, y[None], z_bd=z) for y in labels])
 
     sizes = [np.abs(rows(k, y_fig) - rows(k, 0 * y_fig))[..., 0][y_fig > 0].mean()
              for k in candidates]
     x_fig = rows(candidates[int(np.argsort(sizes)[len(sizes) // 2])], y_fig)
     plot_label_control(x_fig, y_fig, names, workdir / "fig1_label_control.png")
-    x_s, y_s = cgats.generate(keys[7], y_eval[:8])
-    plot_samples(x_s, y_s, workdir / "fig2_samples.png")
+    plot_samples(cgats.generate(state, keys[7], y_eval[:8]), y_eval[:8],
+                 workdir / "fig2_samples.png")
     anom = y_te.max(axis=1) > 0
     n = min(config.tsne_points, int(anom.sum()))
-    x_gen, _ = cgats.generate(keys[7], y_te[anom][:n])
+    x_gen = cgats.generate(state, keys[7], y_te[anom][:n])
     plot_tsne(x_te[anom][:n], x_gen, workdir / "fig3_tsne.png", seed=config.seed)
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments import cgats_sines
-from experiments.common import main, prepare_workdir, write_outputs
-from jtsgen.config import to_dict
+from experiments.common import main, prepare_workdir
+from jtsgen.config import to_dict, write_outputs
 from jtsgen.errors import InputError
 
 MEASURES = ("on_label_share", "lift", "dev_on", "dev_off")

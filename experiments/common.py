@@ -16,30 +16,11 @@ from typing import Any
 from jtsgen.config import (
     PROFILES,
     apply_overrides,
-    atomic_write_text,
     check_profile,
     save_config,
-    write_json,
 )
 from jtsgen.errors import InputError
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
-
-# ``stage(name, fn)`` runs ``fn`` as the step called ``name`` (benchmarks.pipeline passes
-# a stopwatch); experiments default to :func:`untimed`
-Stage = Callable[[str, Callable[[], Any]], Any]
-
-
-def untimed(name: str, fn: Callable[[], Any]) -> Any:
-    """The default :data:`Stage`: runs ``fn()``."""
-    return fn()
-
-
-def check_choices(arg: str, given: tuple, allowed: tuple, *, allow_empty: bool = False) -> None:
-    """InputError naming ``arg`` when ``given`` has a value outside ``allowed`` (or is
-    empty, unless ``allow_empty``)."""
-    unknown = [v for v in given if v not in allowed]
-    if unknown or (not given and not allow_empty):
-        raise InputError(arg, f"unknown or empty {unknown}; choose from {list(allowed)}")
 
 
 def parse_args(name: str, argv: list[str] | None) -> tuple[str, Path, list[str]]:
@@ -60,18 +41,6 @@ def prepare_workdir(config: Any, workdir: str | Path) -> Path:
         raise InputError(str(workdir), f"cannot create the work directory ({e.strerror})") from None
     save_config(config, workdir / "config.json")
     return workdir
-
-
-def write_outputs(workdir: Path, json_files: dict[str, Any], text_files: dict[str, str],
-                  show: str) -> None:
-    """Writes each ``{name: object}`` as JSON and each ``{name: text}`` into ``workdir``
-    (every file atomically), then prints ``show`` and where the results are."""
-    for name, obj in json_files.items():
-        write_json(workdir / name, obj)
-    for name, text in text_files.items():
-        atomic_write_text(workdir / name, text)
-    print(show)
-    print(f"results in {workdir}")
 
 
 def main(

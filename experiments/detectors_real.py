@@ -14,7 +14,7 @@ training steps and cut into windows of ``length`` steps, one every ``stride``
 (0: 240 on KPI as in the paper, 12 on NAB as in ``frameworks_nab``). The split is
 fixed; runs differ in their seeds.
 
-TRTR: every detector of :data:`experiments.detectors_sines.DETECTORS` is fitted on
+TRTR: every detector of :data:`jtsgen.detect.registry.DETECTORS` is fitted on
 the training windows (threshold included) and tested on the test windows; the row
 "Flag all" predicts every test step anomalous. Columns per detector, mean ± std over
 ``n_runs``: the headline point-wise precision / recall / F1 with the threshold from
@@ -35,18 +35,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import detectors_sines
-from experiments.common import check_choices, main, prepare_workdir, write_outputs
+from experiments.common import main, prepare_workdir
+from jtsgen.config import check_choices, write_outputs
 from jtsgen.data import fit_standard_scaler, load_kpi, load_nab, sliding_windows
 from jtsgen.data.nab import NAB_SUBSETS
-from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
+from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
+from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import Labelled, concat, evaluate_framework
 from jtsgen.evaluate.metrics import best_f1_threshold, point_adjusted_prf
 
 DATASETS = ("kpi",) + tuple(NAB_SUBSETS)
-DETECTORS = detectors_sines.DETECTORS
-LABELS = {**detectors_sines.LABELS, "flag_all": "Flag all"}
+DETECTORS = registry.DETECTORS
+LABELS = {**registry.LABELS, "flag_all": "Flag all"}
 METRICS = ("precision", "recall", "f1", "f1_oracle", "f1_point_adjusted", "f1_pa_oracle")
 COLUMNS = ("detector",) + tuple(f"{m}_{s}" for m in METRICS for s in ("mean", "std")) + (
     "fit_seconds",)
@@ -68,19 +69,18 @@ class Config:
     train_frac: float = 0.8
     pa_thresholds: int = 200
     detectors: tuple[str, ...] = DETECTORS
-    baselines: baselines.Config = baselines.Config()
-    sr_cnn: sr_cnn.Config = sr_cnn.Config(num_steps=400)
-    vae: vae_detector.Config = vae_detector.Config(num_steps=400)
-    robusttad: robusttad.Config = robusttad.Config()
-    ncad: ncad.Config = ncad.Config()
+    baselines: baselines.Config = DetectorSettings.baselines
+    sr_cnn: sr_cnn.Config = DetectorSettings.sr_cnn
+    vae: vae_detector.Config = DetectorSettings.vae
+    robusttad: robusttad.Config = DetectorSettings.robusttad
+    ncad: ncad.Config = DetectorSettings.ncad
 
 
 def get_config(profile: str = "quick") -> Config:
-    """smoke: windows of 96, tiny detectors (tests); quick: detectors_sines' quick
-    settings, one run (2-core CPU, minutes); paper: 3 runs, detectors_sines' paper
-    training lengths (accelerator)."""
-    sines = detectors_sines.get_config(profile)
-    shared = {k: getattr(sines, k) for k in ("baselines", "sr_cnn", "vae", "robusttad", "ncad")}
+    """smoke: windows of 96, tiny detectors (tests); quick: the registry's quick
+    detector settings, one run (2-core CPU, minutes); paper: 3 runs, the paper
+    profile's training lengths (accelerator)."""
+    shared = registry.settings_dict(registry.settings_for(profile))
     if profile == "smoke":
         return Config(profile=profile, kpi_count=2, length=96, pa_thresholds=20, **shared)
     if profile == "paper":
@@ -175,7 +175,7 @@ def run_once(config: Config, train: Labelled, test: Labelled, run: int) -> dict[
         fitted = {}
 
         def fit(key, x, y, name=name, fitted=fitted):
-            fitted["d"] = detectors_sines.fit_detector(name, key, x, y, config)
+            fitted["d"] = registry.fit_detector(name, key, x, y, config)
             return fitted["d"]
 
         row = evaluate_framework("TRTR", fit, jax.random.fold_in(run_key, i), train, test, None)

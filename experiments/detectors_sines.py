@@ -37,17 +37,15 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common import check_choices, main, prepare_workdir, write_outputs
-from jtsgen.data import fit_standard_scaler, make_sines, split_arrays
-from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
+from experiments.common import main, prepare_workdir
+from jtsgen.config import check_choices, write_outputs
+from jtsgen.data import make_sines, scaled_split
+from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
+from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import detection_scores
 
-DETECTORS = ("one_liner_a", "one_liner_b", "case1", "case2", "case3",
-             "sr_cnn", "vae", "robusttad", "ncad")
-LABELS = {"one_liner_a": "One-liner A", "one_liner_b": "One-liner B", "case1": "Case 1",
-          "case2": "Case 2", "case3": "Case 3", "sr_cnn": "SR-CNN", "vae": "VAE (seed 001)",
-          "robusttad": "RobustTAD", "ncad": "NCAD"}
+DETECTORS, LABELS = registry.DETECTORS, registry.LABELS
 METRICS = ("precision", "recall", "f1", "f1_point_adjusted")
 COLUMNS = ("detector",) + tuple(f"{m}_{s}" for m in METRICS for s in ("mean", "std")) + (
     "threshold_rule", "fit_seconds")
@@ -65,54 +63,22 @@ class Config:
     kinds: tuple[str, ...] = ("point", "level_shift")
     train_frac: float = 0.8
     detectors: tuple[str, ...] = DETECTORS
-    baselines: baselines.Config = baselines.Config()
-    sr_cnn: sr_cnn.Config = sr_cnn.Config(num_steps=400)
-    vae: vae_detector.Config = vae_detector.Config(num_steps=400)
-    robusttad: robusttad.Config = robusttad.Config()
-    ncad: ncad.Config = ncad.Config()
+    baselines: baselines.Config = DetectorSettings.baselines
+    sr_cnn: sr_cnn.Config = DetectorSettings.sr_cnn
+    vae: vae_detector.Config = DetectorSettings.vae
+    robusttad: robusttad.Config = DetectorSettings.robusttad
+    ncad: ncad.Config = DetectorSettings.ncad
 
 
 def get_config(profile: str = "quick") -> Config:
     """smoke: seconds (tests); quick: 500 series, short training (2-core CPU, minutes);
     paper: 5 runs on 10,000 series with longer training (accelerator)."""
+    detectors = registry.settings_dict(registry.settings_for(profile))
     if profile == "smoke":
-        return Config(
-            profile=profile, n_series=48, length=96,
-            baselines=baselines.Config(k_grid=(5, 10), c_grid=(0.0, 1.0, 2.0), lstm_hidden=8),
-            sr_cnn=sr_cnn.Config(features=(8, 8), batch_size=16, num_steps=20,
-                                 steps_per_call=10),
-            vae=vae_detector.Config(window=16, hidden=(16,), latent=4, batch_size=16,
-                                    num_steps=20, steps_per_call=10),
-            robusttad=robusttad.Config(base=4, depth=2, kernel_size=3, batch_size=16,
-                                       num_steps=20, steps_per_call=10),
-            ncad=ncad.Config(context=16, features=8, dilations=(1, 2), embedding=4,
-                             batch_size=16, num_steps=20, steps_per_call=10),
-        )
+        return Config(profile=profile, n_series=48, length=96, **detectors)
     if profile == "paper":
-        return Config(
-            profile=profile, n_runs=5, n_series=10_000,
-            sr_cnn=sr_cnn.Config(num_steps=5000, steps_per_call=100),
-            vae=vae_detector.Config(num_steps=5000, steps_per_call=100),
-            robusttad=robusttad.Config(num_steps=5000, steps_per_call=100),
-            ncad=ncad.Config(num_steps=5000, steps_per_call=100),
-        )
-    return Config(profile=profile)
-
-
-def fit_detector(name: str, key: jax.Array, x_btc, y_bt, config: Config):
-    """Fits the detector called ``name`` (one of :data:`DETECTORS`) on training data."""
-    if name in baselines.KINDS:
-        return baselines.fit(key, x_btc, y_bt, dataclasses.replace(config.baselines, kind=name))
-    fits = {"sr_cnn": (sr_cnn.fit, config.sr_cnn), "vae": (vae_detector.fit, config.vae),
-            "robusttad": (robusttad.fit, config.robusttad), "ncad": (ncad.fit, config.ncad)}
-    fit, det_config = fits[name]
-    return fit(key, x_btc, y_bt, det_config)
-
-
-def threshold_rule(name: str, config: Config) -> str:
-    if name == "vae":
-        return f"{config.vae.percentile:g}th pct of train scores"
-    return "best F1 on train"
+        return Config(profile=profile, n_runs=5, n_series=10_000, **detectors)
+    return Config(profile=profile, **detectors)
 
 
 def _check(config: Config) -> None:
@@ -128,24 +94,17 @@ def make_data(config: Config):
                       freq_range=config.freq_range)
 
 
-def scaled_split(config: Config, data, run: int) -> tuple[np.ndarray, ...]:
-    """Run ``run``'s split by series, scaled by a scaler fitted on its training part:
-    ``(x_train, y_train, x_test, y_test)``."""
-    split = split_arrays(data.x_btc, data.y_bt, train_frac=config.train_frac,
-                         seed=config.seed + run)
-    scaler = fit_standard_scaler(split.x_train)
-    return (scaler.transform(split.x_train), split.y_train, scaler.transform(split.x_test),
-            split.y_test)
-
-
 def run_once(config: Config, data, run: int) -> dict[str, dict]:
     """One split: fits every detector on train, evaluates on test; metrics per detector."""
-    x_train, y_train, x_test, y_test = scaled_split(config, data, run)
+    x_train, y_train, x_test, y_test = scaled_split(data.x_btc, data.y_bt,
+                                                    train_frac=config.train_frac,
+                                                    seed=config.seed + run)
     run_key = jax.random.fold_in(jax.random.key(config.seed), run)
     out = {}
     for i, name in enumerate(config.detectors):
         start = time.perf_counter()
-        fitted = fit_detector(name, jax.random.fold_in(run_key, i), x_train, y_train, config)
+        fitted = registry.fit_detector(name, jax.random.fold_in(run_key, i), x_train, y_train,
+                                       config)
         row = {**detection_scores(fitted, x_test, y_test), "threshold": fitted.threshold,
                "fit_seconds": time.perf_counter() - start}
         out[name] = row
@@ -165,7 +124,7 @@ def summarise(runs: list[dict], config: Config) -> list[dict]:
         for m in METRICS:
             values = np.asarray([r[name][m] for r in runs])
             row[f"{m}_mean"], row[f"{m}_std"] = float(values.mean()), float(values.std())
-        row["threshold_rule"] = threshold_rule(name, config)
+        row["threshold_rule"] = registry.threshold_rule(name, config)
         row["fit_seconds"] = float(np.mean([r[name]["fit_seconds"] for r in runs]))
         rows.append(row)
     return rows

@@ -14,7 +14,7 @@ realTraffic). A step is anomalous iff it lies in one of NAB's labelled windows.
 The split is fixed; with ``n_runs > 1`` runs differ in their seeds (generators'
 and detectors' initialisation and noise, augmentation draws).
 
-Then :mod:`experiments.frameworks_common` trains the generators on the training
+Then :mod:`jtsgen.evaluate.framework_runner` trains the generators on the training
 windows, builds the synthetic sets and fits and tests every detector in every
 framework and source. Writes the same files as
 :mod:`experiments.frameworks_sines`.
@@ -27,18 +27,18 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.common import check_choices, main, prepare_workdir
-from experiments.frameworks_common import (
-    FrameworksConfig,
-    check_config,
-    paper_settings,
-    run_all,
-    smoke_settings,
-    write_tables,
-)
+from experiments.common import main, prepare_workdir
+from jtsgen.config import check_choices
 from jtsgen.data import fit_standard_scaler, load_nab, sliding_windows
 from jtsgen.data.nab import NAB_SUBSETS
 from jtsgen.errors import InputError
+from jtsgen.evaluate.framework_runner import (
+    FrameworksConfig,
+    check_config,
+    profile_settings,
+    run_all,
+    write_tables,
+)
 from jtsgen.evaluate.frameworks import Labelled, concat
 
 
@@ -54,10 +54,10 @@ def get_config(profile: str = "quick") -> Config:
     """smoke: seconds (tests; windows of 48, one every 48 steps); quick: realTraffic,
     minutes on a 2-core CPU; paper: 5 runs with the longer training."""
     if profile == "smoke":
-        settings = smoke_settings()
+        settings = profile_settings("smoke")
         return Config(profile=profile, stride=settings["model"].seq_len, **settings)
     if profile == "paper":
-        return Config(profile=profile, **paper_settings())
+        return Config(profile=profile, **profile_settings("paper"))
     return Config(profile=profile)
 
 

@@ -5,7 +5,7 @@
 
 Each run splits Synthetic Sines (``T = 240``, point and level-shift anomalies,
 ``η ~ U[freq_range]``) 80:20 by series, seeded by ``seed + run``, and fits a
-standard scaler on the training series; then :mod:`experiments.frameworks_common`
+standard scaler on the training series; then :mod:`jtsgen.evaluate.framework_runner`
 trains the generators, builds the synthetic sets and fits and tests every detector
 in every framework and source.
 
@@ -20,17 +20,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from experiments import detectors_sines
 from experiments.common import main, prepare_workdir
-from experiments.frameworks_common import (
+from jtsgen.data import make_sines, scaled_split
+from jtsgen.evaluate.framework_runner import (
     FrameworksConfig,
     check_config,
-    paper_settings,
+    profile_settings,
     run_all,
-    smoke_settings,
     write_tables,
 )
-from jtsgen.data import make_sines
 from jtsgen.evaluate.frameworks import Labelled
 
 
@@ -47,9 +45,9 @@ def get_config(profile: str = "quick") -> Config:
     """smoke: seconds (tests); quick: 2,000 series, minutes on a 2-core CPU; paper: 5
     runs on 10,000 series with the generators' and detectors' longer training."""
     if profile == "smoke":
-        return Config(profile=profile, n_series=60, **smoke_settings())
+        return Config(profile=profile, n_series=60, **profile_settings("smoke"))
     if profile == "paper":
-        return Config(profile=profile, n_series=10_000, **paper_settings())
+        return Config(profile=profile, n_series=10_000, **profile_settings("paper"))
     return Config(profile=profile)
 
 
@@ -62,8 +60,9 @@ def make_data(config: Config):
 
 def split(config: Config, data, run: int) -> tuple[Labelled, Labelled]:
     """Run ``run``'s scaled 80:20 split by series: ``(train, test)``."""
-    x_train, y_train, x_test, y_test = detectors_sines.scaled_split(config, data, run)
-    return Labelled(x_train, y_train), Labelled(x_test, y_test)
+    s = scaled_split(data.x_btc, data.y_bt, train_frac=config.train_frac,
+                     seed=config.seed + run)
+    return Labelled(s.x_train, s.y_train), Labelled(s.x_test, s.y_test)
 
 
 def run(config: Config, workdir: str | Path) -> dict:

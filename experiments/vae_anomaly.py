@@ -31,7 +31,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common import main, prepare_workdir, write_outputs
+from experiments.common import main, prepare_workdir
+from jtsgen.config import write_outputs
 from jtsgen.data import fit_standard_scaler, make_periodic_multifeature, split_chronological
 from jtsgen.detect import vae_detector
 from jtsgen.evaluate.metrics import point_prf

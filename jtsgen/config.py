@@ -179,3 +179,23 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
             value = tuple(value)
         kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def check_choices(arg: str, given: tuple, allowed: tuple, *, allow_empty: bool = False) -> None:
+    """InputError naming ``arg`` when ``given`` has a value outside ``allowed`` (or is
+    empty, unless ``allow_empty``)."""
+    unknown = [v for v in given if v not in allowed]
+    if unknown or (not given and not allow_empty):
+        raise InputError(arg, f"unknown or empty {unknown}; choose from {list(allowed)}")
+
+
+def write_outputs(workdir: Path, json_files: dict[str, Any], text_files: dict[str, str],
+                  show: str) -> None:
+    """Writes each ``{name: object}`` as JSON and each ``{name: text}`` into ``workdir``
+    (every file atomically), then prints ``show`` and where the results are."""
+    for name, obj in json_files.items():
+        write_json(workdir / name, obj)
+    for name, text in text_files.items():
+        atomic_write_text(workdir / name, text)
+    print(show)
+    print(f"results in {workdir}")

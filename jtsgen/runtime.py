@@ -22,8 +22,20 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+# ``stage(name, fn)`` runs ``fn`` as the step called ``name`` of a pipeline (training a
+# generator, fitting a detector); ``benchmarks.pipeline`` passes a stopwatch, everything
+# else :func:`untimed`
+Stage = Callable[[str, Callable[[], Any]], Any]
+
+
+def untimed(name: str, fn: Callable[[], Any]) -> Any:
+    """The default :data:`Stage`: runs ``fn()``."""
+    return fn()
+
 
 HUGEPAGE_TUNABLE = "glibc.malloc.hugetlb=1"
 _THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")

@@ -11,8 +11,8 @@ import pytest
 
 from jtsgen.data.sines import make_sines
 from jtsgen.errors import InputError
+from jtsgen.models import cgats
 from jtsgen.models.cgats import (
-    CGATS,
     DECODERS,
     CGATSConfig,
     _nets,
@@ -42,9 +42,15 @@ def _data(n=600, seed=0):
 
 
 @pytest.fixture(scope="module")
-def trained():
+def fitted():
+    """``(state, history)`` of C-GATS trained on 600 windows."""
     x, y = _data()
-    return CGATS(SMOKE).fit(jax.random.key(0), x, y, progress=False)
+    return cgats.fit(jax.random.key(0), x, y, SMOKE, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained(fitted):
+    return fitted[0]
 
 
 def test_occlusion_zeroes_exactly_the_labelled_points():
@@ -102,13 +108,13 @@ def test_network_shapes():
 def test_stage2_leaves_encoder_parameters_bit_identical():
     x, y = _data(200)
     cfg = dataclasses.replace(SMOKE, stage1_steps=20, stage2_steps=20)
-    model = CGATS(cfg).fit_stage1(jax.random.key(0), x, y, progress=False)
+    model, _ = cgats.fit_stage1(cgats.CGATSState(cfg), jax.random.key(0), x, y, progress=False)
     before = jax.tree.map(np.array, model.enc_params)
-    model.fit_stage2(jax.random.key(1), x, y, progress=False)
+    model, history = cgats.fit_stage2(model, jax.random.key(1), x, y, progress=False)
     after = jax.tree.map(np.array, model.enc_params)
     for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True):
         assert np.array_equal(a, b)
-    assert model.history["stage2"]["loss"][-1] != model.history["stage2"]["loss"][0]
+    assert history["loss"][-1] != history["loss"][0]
 
 
 def test_posterior_in_chunks_equals_encoding_all_windows_at_once():
@@ -153,43 +159,43 @@ def test_stage2_loss_on_the_cached_posterior_is_the_loss_of_encoding_the_batch()
 def test_stage1_reconstructs_normal_windows_well_below_their_variance():
     """The foundation VAE learns: z carries the window (no posterior collapse)."""
     x, y = _data(600)
-    model = CGATS(dataclasses.replace(SMOKE, stage1_steps=300)).fit_stage1(
-        jax.random.key(0), x, y, progress=False)
-    recon = np.asarray(model.history["stage1"]["recon"])
+    _, history = cgats.fit_stage1(cgats.CGATSState(dataclasses.replace(SMOKE, stage1_steps=300)),
+                                  jax.random.key(0), x, y, progress=False)
+    recon = np.asarray(history["recon"])
     variance = float(np.mean(x[y.max(axis=1) == 0] ** 2))  # sines have mean ~0
     assert recon[-20:].mean() < 0.5 * variance
-    assert np.asarray(model.history["stage1"]["kl"])[-20:].mean() > 1.0
+    assert np.asarray(history["kl"])[-20:].mean() > 1.0
 
 
-def test_stage2_loss_falls(trained):
-    loss = np.asarray(trained.history["stage2"]["loss"])
+def test_stage2_loss_falls(fitted):
+    loss = np.asarray(fitted[1]["stage2"]["loss"])
     assert loss[-20:].mean() < loss[:20].mean() - 0.1
 
 
 def test_generation_has_shape_and_carries_its_labels(trained):
     y = np.stack([label_vector(T, points=[5]), label_vector(T, segments=[(10, 20)])])
-    x, y_out = trained.generate(jax.random.key(0), y)
-    assert x.shape == (2, T, 1) and np.array_equal(y_out, y)
-    z = trained.encode(jax.random.key(1), x, y)
+    x = cgats.generate(trained, jax.random.key(0), y)
+    assert x.shape == (2, T, 1) and x.dtype == np.float32
+    z = cgats.encode(trained, jax.random.key(1), x, y)
     assert z.shape == (2, 4)
-    x2, _ = trained.generate(jax.random.key(0), y, z_bd=z)
+    x2 = cgats.generate(trained, jax.random.key(0), y, z_bd=z)
     assert x2.shape == (2, T, 1)
 
 
 def test_latent_prior_is_fitted_to_the_encoded_training_windows(trained):
     mean, chol = trained.latent_prior
     assert mean.shape == (4,) and chol.shape == (4, 4)
-    z = np.asarray(trained.sample_latent(jax.random.key(2), 4000))
+    z = np.asarray(cgats.sample_latent(trained, jax.random.key(2), 4000))
     np.testing.assert_allclose(z.mean(axis=0), mean, atol=0.1 * float(np.abs(chol).max()) + 0.02)
     np.testing.assert_allclose(np.cov(z, rowvar=False), chol @ chol.T, rtol=0.15, atol=0.02)
     x, y = _data(200)
     normal = y.max(axis=1) == 0
-    z_enc = np.asarray(trained.encode(jax.random.key(3), x[normal], y[normal]))
+    z_enc = np.asarray(cgats.encode(trained, jax.random.key(3), x[normal], y[normal]))
     assert np.all(np.abs(z_enc.mean(axis=0) - mean) < 0.5 * np.sqrt(np.diag(chol @ chol.T)) + 0.05)
-    z_std = np.asarray(trained.sample_latent(jax.random.key(2), 4000, prior="standard"))
+    z_std = np.asarray(cgats.sample_latent(trained, jax.random.key(2), 4000, prior="standard"))
     assert abs(z_std.mean()) < 0.05 and abs(z_std.std() - 1) < 0.05
     with pytest.raises(InputError, match="prior"):
-        trained.sample_latent(jax.random.key(0), 2, prior="uniform")
+        cgats.sample_latent(trained, jax.random.key(0), 2, prior="uniform")
 
 
 def test_a_single_labelled_point_changes_the_output_most_at_that_point(trained):
@@ -197,8 +203,8 @@ def test_a_single_labelled_point_changes_the_output_most_at_that_point(trained):
     for i, p in enumerate((6, 12, 20, 26)):
         y = label_vector(T, points=[p])[None]
         key = jax.random.key(10 + i)
-        xa, _ = trained.generate(key, y)
-        xn, _ = trained.generate(key, np.zeros_like(y))
+        xa = cgats.generate(trained, key, y)
+        xn = cgats.generate(trained, key, np.zeros_like(y))
         hits += int(np.argmax(np.abs(xa - xn)[0, :, 0]) == p)
     assert hits >= 3
 
@@ -209,20 +215,20 @@ def test_a_single_labelled_point_changes_the_output_most_at_that_point(trained):
 ])
 def test_bad_label_vectors_are_rejected(trained, labels, message):
     with pytest.raises(InputError, match=message):
-        trained.generate(jax.random.key(0), labels)
+        cgats.generate(trained, jax.random.key(0), labels)
 
 
 def test_generate_before_training_is_an_error():
     with pytest.raises(InputError, match="not trained"):
-        CGATS(SMOKE).generate(jax.random.key(0), np.zeros((1, T)))
+        cgats.generate(cgats.CGATSState(SMOKE), jax.random.key(0), np.zeros((1, T)))
 
 
 def test_ablations_train_and_generate():
     x, y = _data(200)
     for cfg in (dataclasses.replace(SMOKE, variant="cvae", stage2_steps=20),
                 dataclasses.replace(SMOKE, cond_at="first", stage1_steps=20, stage2_steps=20)):
-        model = CGATS(cfg).fit(jax.random.key(0), x, y, progress=False)
-        out, _ = model.generate(jax.random.key(1), label_vector(T, points=[3]))
+        model, _ = cgats.fit(jax.random.key(0), x, y, cfg, progress=False)
+        out = cgats.generate(model, jax.random.key(1), label_vector(T, points=[3]))
         assert out.shape == (1, T, 1) and np.all(np.isfinite(out))
 
 
@@ -230,18 +236,18 @@ def test_multivariate_input_works():
     d = make_sines(120, 1, length=T, freq_range=(0.0, 0.1))
     x = np.concatenate([d.x_btc, -d.x_btc], axis=-1)
     cfg = dataclasses.replace(SMOKE, channels=2, stage1_steps=20, stage2_steps=20)
-    model = CGATS(cfg).fit(jax.random.key(0), x, d.y_bt, progress=False)
-    out, _ = model.generate(jax.random.key(1), d.y_bt[:3])
+    model, _ = cgats.fit(jax.random.key(0), x, d.y_bt, cfg, progress=False)
+    out = cgats.generate(model, jax.random.key(1), d.y_bt[:3])
     assert out.shape == (3, T, 2)
 
 
 def test_orbax_resume_reaches_the_uninterrupted_parameters(tmp_path):
     x, y = _data(200)
     cfg = dataclasses.replace(SMOKE, stage1_steps=20, stage2_steps=40)
-    full = CGATS(cfg).fit(jax.random.key(0), x, y, progress=False)
+    full, _ = cgats.fit(jax.random.key(0), x, y, cfg, progress=False)
     short = dataclasses.replace(cfg, stage2_steps=20)
-    CGATS(short).fit(jax.random.key(0), x, y, checkpoint_dir=tmp_path, progress=False)
-    resumed = CGATS(cfg).fit(jax.random.key(0), x, y, checkpoint_dir=tmp_path, progress=False)
+    cgats.fit(jax.random.key(0), x, y, short, checkpoint_dir=tmp_path, progress=False)
+    resumed, _ = cgats.fit(jax.random.key(0), x, y, cfg, checkpoint_dir=tmp_path, progress=False)
     for a, b in zip(jax.tree.leaves(full.dec_params), jax.tree.leaves(resumed.dec_params),
                     strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
@@ -252,6 +258,6 @@ def test_bad_training_input_is_rejected():
     x = x.copy()
     x[3, 4, 0] = np.nan
     with pytest.raises(InputError, match="NaN"):
-        CGATS(SMOKE).fit(jax.random.key(0), x, y, progress=False)
+        cgats.fit(jax.random.key(0), x, y, SMOKE, progress=False)
     with pytest.raises(InputError, match="x_btc"):
-        CGATS(SMOKE).fit(jax.random.key(0), x[:, :10], y, progress=False)
+        cgats.fit(jax.random.key(0), x[:, :10], y, SMOKE, progress=False)

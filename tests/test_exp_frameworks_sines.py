@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from experiments import frameworks_common, frameworks_sines
+from experiments import frameworks_sines
 from experiments.common import main
+from jtsgen.evaluate import framework_runner
 from jtsgen.evaluate.frameworks import FRAMEWORKS
 
 
@@ -25,7 +26,7 @@ def test_smoke_run_fills_both_tables(tmp_path):
                                          for src in ("mixup", "cvae")}
     assert set(cells) == expected  # TRTR and T(R+S)TR with C-GATS are shared by both tables
     for (_, fw, _), row in cells.items():
-        for m in frameworks_common.METRICS:
+        for m in framework_runner.METRICS:
             if m == "f1_threshold_fit_data" and fw != "T(R+S)TR":  # T(R+S)TR's own extra
                 assert np.isnan(row[f"{m}_mean"])
                 continue

@@ -165,3 +165,19 @@ def test_threshold_from_real_train_rechooses_only_t_rs_tr_threshold_on_the_real_
     with pytest.raises(InputError, match="threshold_from"):
         evaluate_framework("TRTR", _threshold_on_value, key, real_train, real_test, None,
                            threshold_from="test")
+
+
+def test_t_rs_tr_with_the_real_threshold_scores_each_series_set_once():
+    """The test series are scored once and both thresholds applied to those scores."""
+    real_train, real_test = _spikes(6, 1.0, 0.5), _spikes(3, 1.0, 0.5)
+    scored: list[int] = []
+
+    def counting_fit(key, x_btc, y_bt):
+        def score(x):
+            scored.append(len(x))
+            return x[..., 0]
+        return Fitted("value", score, best_threshold(x_btc[..., 0], y_bt))
+
+    evaluate_framework("T(R+S)TR", counting_fit, jax.random.key(0), real_train, real_test,
+                       _spikes(12, 0.3, 0.0), threshold_from="real_train")
+    assert sorted(scored) == [len(real_test.x_btc), len(real_train.x_btc)]

@@ -8,8 +8,10 @@ import dataclasses
 
 import numpy as np
 
-from experiments import detectors_sines, frameworks_common, frameworks_sines
-from jtsgen.evaluate import frameworks
+from experiments import frameworks_sines
+from jtsgen.data import splits
+from jtsgen.detect import registry
+from jtsgen.evaluate import framework_runner, frameworks
 from jtsgen.evaluate.frameworks import Labelled
 from jtsgen.models import cgats, generators
 
@@ -38,8 +40,7 @@ def test_test_rows_reach_only_the_trts_detector_fit(monkeypatch, tmp_path):
         return wrapped
 
     for method in ("fit_stage1", "fit_stage2"):
-        monkeypatch.setattr(cgats.CGATS, method, spy(f"cgats.{method}",
-                                                     getattr(cgats.CGATS, method), arg=2))
+        monkeypatch.setattr(cgats, method, spy(f"cgats.{method}", getattr(cgats, method), arg=2))
     label_rows: list[int] = []
     original_label_model = cgats.fit_label_model
 
@@ -50,16 +51,16 @@ def test_test_rows_reach_only_the_trts_detector_fit(monkeypatch, tmp_path):
     monkeypatch.setattr(cgats, "fit_label_model", label_model_spy)
     monkeypatch.setattr(generators, "train_baselines",
                         spy("baselines", generators.train_baselines, 1))
-    monkeypatch.setattr(frameworks_common, "augment_batch",
-                        spy("augment", frameworks_common.augment_batch, 2))
+    monkeypatch.setattr(framework_runner, "augment_batch",
+                        spy("augment", framework_runner.augment_batch, 2))
     fits: list[tuple[bool, int]] = []
-    original_fit = detectors_sines.fit_detector
+    original_fit = registry.fit_detector
 
     def fit_spy(name, key, x, y, cfg):
         fits.append((_has_test_rows(x), len(x)))
         return original_fit(name, key, x, y, cfg)
 
-    monkeypatch.setattr(detectors_sines, "fit_detector", fit_spy)
+    monkeypatch.setattr(registry, "fit_detector", fit_spy)
     rethresholds: list[int] = []  # T(R+S)TR's threshold from the real part: its label rows
     original_threshold = frameworks.best_threshold
 
@@ -69,7 +70,7 @@ def test_test_rows_reach_only_the_trts_detector_fit(monkeypatch, tmp_path):
 
     monkeypatch.setattr(frameworks, "best_threshold", threshold_spy)
     assert config.threshold_from == "real_train"
-    result = frameworks_common.run_once(config, train, test, 0, tmp_path, progress=False)
+    result = framework_runner.run_once(config, train, test, 0, tmp_path, progress=False)
 
     for name in ("cgats.fit_stage1", "cgats.fit_stage2", "baselines", "augment"):
         assert seen[name] and not any(seen[name]), name
@@ -87,17 +88,17 @@ def test_the_scaler_is_fitted_on_training_series_only(monkeypatch):
     config = frameworks_sines.get_config("smoke")
     data = frameworks_sines.make_data(config)
     fitted_on = []
-    original = detectors_sines.fit_standard_scaler
+    original = splits.fit_standard_scaler
 
     def scaler_spy(x, *args, **kwargs):
         fitted_on.append(np.asarray(x).copy())
         return original(x, *args, **kwargs)
 
-    monkeypatch.setattr(detectors_sines, "fit_standard_scaler", scaler_spy)
+    monkeypatch.setattr(splits, "fit_standard_scaler", scaler_spy)
     train, test = frameworks_sines.split(config, data, 0)
     assert len(fitted_on) == 1 and len(fitted_on[0]) == len(train.x_btc)
-    split = detectors_sines.split_arrays(data.x_btc, data.y_bt, train_frac=config.train_frac,
-                                         seed=config.seed)
+    split = splits.split_arrays(data.x_btc, data.y_bt, train_frac=config.train_frac,
+                                seed=config.seed)
     np.testing.assert_array_equal(fitted_on[0], split.x_train)
     test_rows = {r.tobytes() for r in split.x_test}
     assert not any(r.tobytes() in test_rows for r in fitted_on[0])

@@ -280,7 +280,7 @@ FIT_DATA_PARALLEL = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
     from experiments import cgats_sines, lstm_vae
     from jtsgen.errors import InputError
-    from jtsgen.models.cgats import CGATS
+    from jtsgen.models import cgats
     from jtsgen.train import adam, create_state, fit, local_mesh, per_device_rows
     mesh = local_mesh(2)
     assert local_mesh(1) is None
@@ -324,9 +324,9 @@ FIT_DATA_PARALLEL = textwrap.dedent("""
     cg = cgats_sines.get_config("smoke")
     x_tr, y_tr, _, _ = cgats_sines.load_data(cg)
     model = dataclasses.replace(cg.model, stage1_steps=20, stage2_steps=20)
-    g = CGATS(model).fit(jax.random.key(3), x_tr, y_tr, progress=False, mesh=mesh)
-    assert len(g.history["stage1"]["loss"]) == 20 and len(g.history["stage2"]["loss"]) == 20
-    assert np.all(np.isfinite(np.asarray(g.generate(jax.random.key(4), y_tr[:4])[0])))
+    g, hist = cgats.fit(jax.random.key(3), x_tr, y_tr, model, progress=False, mesh=mesh)
+    assert len(hist["stage1"]["loss"]) == 20 and len(hist["stage2"]["loss"]) == 20
+    assert np.all(np.isfinite(cgats.generate(g, jax.random.key(4), y_tr[:4])))
 
     def refused(fn, word):
         try:

@@ -28,6 +28,7 @@ from jtsgen.data.sines import KINDS, SinesData, SinesMeta, anomaly_mask, clean_s
 from jtsgen.data.splits import (
     Split,
     SplitIndices,
+    scaled_split,
     split_arrays,
     split_by_series,
     split_chronological,
@@ -76,6 +77,7 @@ __all__ = [
     "read_kpi_hdf",
     "read_windows",
     "sliding_windows",
+    "scaled_split",
     "split_arrays",
     "split_by_series",
     "split_chronological",

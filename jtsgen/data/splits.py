@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jtsgen.data.scalers import fit_standard_scaler
 from jtsgen.data.validate import require_choice, require_fraction, require_positive_int
 from jtsgen.errors import InputError
 
@@ -88,3 +89,13 @@ def split_arrays(
     else:
         idx = split_chronological(x.shape[0], train_frac=train_frac, gap=gap)
     return Split(x[idx.train], y[idx.train], x[idx.test], y[idx.test])
+
+
+def scaled_split(x_btc: np.ndarray, y_bt: np.ndarray, *, train_frac: float = 0.8,
+                 seed: int = 0) -> Split:
+    """:func:`split_arrays` by series, both parts scaled by a standard scaler fitted on
+    the training series only (the experiments' protocol)."""
+    split = split_arrays(x_btc, y_bt, train_frac=train_frac, seed=seed)
+    scaler = fit_standard_scaler(split.x_train)
+    return Split(scaler.transform(split.x_train), split.y_train,
+                 scaler.transform(split.x_test), split.y_test)

@@ -103,14 +103,16 @@ def framework_data(framework: str, real_train: Labelled, real_test: Labelled,
     return concat(real_train, real_test), Labelled(synthetic.x_btc[rows], synthetic.y_bt[rows])
 
 
-def detection_scores(fitted: Any, x_btc: np.ndarray, y_bt: np.ndarray) -> dict[str, float]:
+def detection_scores(fitted: Any, x_btc: np.ndarray, y_bt: np.ndarray,
+                     scores_bt: np.ndarray | None = None) -> dict[str, float]:
     """Point-wise precision, recall, F1 of ``fitted.predict(x_btc)`` against ``y_bt``, and
     two extras: ``f1_point_adjusted`` (point adjustment overestimates detection quality)
     and ``f1_test_oracle``, the best F1 over thresholds chosen on the test scores
     ``fitted.score(x_btc)`` themselves (an upper bound, not a result; NaN for a detector
-    without ``score`` and ``threshold``)."""
+    without ``score`` and ``threshold``). ``scores_bt``: ``fitted.score(x_btc)`` when
+    the caller already has it (it is not computed again)."""
     if hasattr(fitted, "score") and hasattr(fitted, "threshold"):
-        scores = np.asarray(fitted.score(x_btc), np.float32)
+        scores = np.asarray(fitted.score(x_btc) if scores_bt is None else scores_bt, np.float32)
         pred = (scores >= fitted.threshold).astype(np.float32)  # = Fitted.predict, scored once
         oracle = float(best_f1_threshold(scores, y_bt)[1])
     else:
@@ -142,14 +144,15 @@ def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: L
                          f"unknown {threshold_from!r}; choose from {THRESHOLD_FROM}")
     fit_on, test_on = framework_data(framework, real_train, real_test, synthetic, seed)
     fitted = fit(key, fit_on.x_btc, fit_on.y_bt)
-    extra = {}
+    extra, scores = {}, None
     if threshold_from == "real_train" and framework == "T(R+S)TR":
-        extra["f1_threshold_fit_data"] = detection_scores(fitted, test_on.x_btc,
-                                                          test_on.y_bt)["f1"]
+        scores = np.asarray(fitted.score(test_on.x_btc), np.float32)  # scored once, used twice
+        extra["f1_threshold_fit_data"] = float(point_prf(
+            test_on.y_bt, (scores >= fitted.threshold).astype(np.float32))[2])
         threshold = best_threshold(fitted.score(real_train.x_btc), real_train.y_bt)
         fitted = dataclasses.replace(fitted, threshold=threshold)
     rate = float(test_on.y_bt.mean())
-    return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt), **extra,
+    return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt, scores), **extra,
             "n_fit": int(fit_on.x_btc.shape[0]), "n_test": int(test_on.x_btc.shape[0]),
             "test_anomaly_rate": rate, "f1_flag_all": 2 * rate / (1 + rate),
             "train_anomaly_share": float(fit_on.y_bt.mean())}

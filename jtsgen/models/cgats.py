@@ -6,8 +6,10 @@ Stage 2 (Algorithm 2): freeze θ; occlude anomalous windows X^A at their own lab
 encode to z, and train the conditional decoder φ with −log p(X^A | z, Y^A). With θ
 frozen, the posterior of every training window is computed once (:func:`posterior`)
 and z is drawn from it on each step, rather than re-encoding every batch.
-Generation: ``generate(key, labels_bt)`` with z ~ N(0, I), or z from θ applied to a
-given (occluded) series; the output carries its labels.
+Generation: ``generate(state, key, labels_bt) -> x_btc`` with z from the fitted
+prior (or N(0, I)), or z from θ applied to a given (occluded) series; the output
+carries its labels. Functional like the other generators: :func:`fit` returns a
+:class:`CGATSState` pytree and its loss history; every other function reads it.
 
 Stage-2 decoders (config ``decoder``, :mod:`jtsgen.models.cgats_decoders`):
 ``"anomaly_latent"`` (default; jtsgen's extension: a per-window anomaly latent ``a``
@@ -37,6 +39,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 from jax.sharding import Mesh
 
 from jtsgen.errors import InputError
@@ -52,11 +55,11 @@ from jtsgen.models.cgats_nets import AnomalyDecoder, Encoder, NormalDecoder, sam
 from jtsgen.train import (
     adam,
     create_state,
-    fit,
     for_one_device,
     per_device_rows,
     sample_rows,
 )
+from jtsgen.train import fit as train_fit
 
 VARIANTS = ("cgats", "cvae")
 DECODERS = ("anomaly_latent", "paper", "autoregressive")
@@ -273,270 +276,293 @@ def _stage1_sampler(batch_size: int, seq_len: int, max_segments: int):
     return sample
 
 
-@dataclasses.dataclass
-class CGATS:
-    """A C-GATS generator: ``fit`` it on windows, then ``generate`` labelled anomalies."""
+class CGATSState(struct.PyTreeNode):
+    """What a trained C-GATS generates from (a pytree; ``config`` is static).
 
-    config: CGATSConfig
+    ``label_model`` is p(Y^A) fitted on the anomalous training labels; ``enc_params``
+    θ, ``dec1_params`` stage 1's decoder ψ (stage 2 starts from it), ``dec_params``
+    stage 2's :func:`init_decoder_params` dict; ``latent_prior`` ``(mean [latent],
+    cholesky [latent, latent])`` of the aggregate posterior of z; ``anomaly_prior``
+    ``(mu, sigma)``, each ``[N, anomaly_dim]``, of q(a | X, Y) over the training
+    windows; ``temperature`` the output-noise scale :func:`calibrate_temperature`
+    chose. A field is None until the stage that fills it has run.
+    """
+
+    config: CGATSConfig = struct.field(pytree_node=False)
     label_model: LabelModel | None = None
     enc_params: Any = None
+    dec1_params: Any = None
     dec_params: Any = None
     latent_prior: tuple[Any, Any] | None = None
-    history: dict = dataclasses.field(default_factory=dict)
-    dec1_params: Any = None  # stage 1's decoder ψ (stage 2 starts from it)
-    anomaly_prior: tuple[Any, Any] | None = None  # (mu, sigma) [N, anomaly_dim] of q(a)
-    temperature: float | None = None  # calibrated by calibrate_temperature (None: not yet)
+    anomaly_prior: tuple[Any, Any] | None = None
+    temperature: float | None = None
 
-    def fit(self, key, x_btc, y_bt, *, checkpoint_dir: str | Path | None = None,
-            progress: bool = True, mesh: Mesh | None = None) -> CGATS:
-        """Trains on windows ``x_btc [N, T, C]`` with labels ``y_bt [N, T]``.
 
-        Windows without anomalies are the normal set X^N (stage 1); windows with
-        anomalies are (X^A, Y^A) (stage 2 and the label model). Checkpoints go to
-        ``checkpoint_dir/stage1`` and ``/stage2``; re-running resumes. With
-        ``mesh`` both stages train data parallel over its devices, each taking
-        ``batch_size / devices`` rows of every step (:func:`jtsgen.train.fit`).
-        """
-        k1, k2 = jax.random.split(key)
-        kw = dict(checkpoint_dir=checkpoint_dir, progress=progress, mesh=mesh)
-        if self.config.variant == "cgats":
-            self.fit_stage1(k1, x_btc, y_bt, **kw)
-        return self.fit_stage2(k2, x_btc, y_bt, **kw)
+def fit(key, x_btc, y_bt, config: CGATSConfig, *,
+        checkpoint_dir: str | Path | None = None, progress: bool = True,
+        mesh: Mesh | None = None) -> tuple[CGATSState, dict]:
+    """Trains C-GATS on windows ``x_btc [N, T, C]`` with labels ``y_bt [N, T]``.
 
-    def _check(self, x_btc, y_bt):
-        c = self.config
-        x = np.asarray(x_btc, np.float32)
-        if x.ndim != 3 or x.shape[1:] != (c.seq_len, c.channels):
-            raise InputError("x_btc", f"expected [N, {c.seq_len}, {c.channels}], got {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise InputError("x_btc", "contains NaN or inf")
-        y = check_labels(y_bt, c.seq_len, source="y_bt")
-        if y.shape[0] != x.shape[0]:
-            raise InputError("y_bt", f"{y.shape[0]} label vectors for {x.shape[0]} series")
-        anomalous = y.max(axis=1) > 0
-        if anomalous.sum() == 0:
-            raise InputError("y_bt", "no anomalous windows: C-GATS needs labelled anomalies")
-        self.label_model = fit_label_model(y[anomalous])
-        return x, y, anomalous
+    Windows without anomalies are the normal set X^N (stage 1); windows with
+    anomalies are (X^A, Y^A) (stage 2 and the label model). Checkpoints go to
+    ``checkpoint_dir/stage1`` and ``/stage2``; re-running resumes. With ``mesh``
+    both stages train data parallel over its devices, each taking ``batch_size /
+    devices`` rows of every step (:func:`jtsgen.train.fit`). Returns ``(state,
+    {"stage1": history, "stage2": history})`` (no stage 1 for ``variant="cvae"``).
+    """
+    k1, k2 = jax.random.split(key)
+    kw = dict(checkpoint_dir=checkpoint_dir, progress=progress, mesh=mesh)
+    state, history = CGATSState(config), {}
+    if config.variant == "cgats":
+        state, history["stage1"] = fit_stage1(state, k1, x_btc, y_bt, **kw)
+    state, history["stage2"] = fit_stage2(state, k2, x_btc, y_bt, **kw)
+    return state, history
 
-    def _common(self, progress, mesh):
-        c = self.config
-        return dict(steps_per_call=c.steps_per_call, progress=progress,
-                    checkpoint_every=max(c.steps_per_call, 500), mesh=mesh)
 
-    def fit_stage1(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True,
-                   mesh=None) -> CGATS:
-        """Algorithm 1: encoder θ + decoder ψ on occluded normal windows."""
-        c = self.config
-        x, _, anomalous = self._check(x_btc, y_bt)
-        if anomalous.all():
-            raise InputError("y_bt", "no normal windows: stage 1 needs anomaly-free windows")
-        enc, dec1, _ = _nets(c)
-        k_enc, k_dec, k_train = jax.random.split(key, 3)
-        params = {"enc": enc.init(k_enc, jnp.zeros((1, c.seq_len, c.channels)))["params"],
-                  "dec1": dec1.init(k_dec, jnp.zeros((1, c.latent)))["params"]}
-        lm = self.label_model
-        data = (jnp.asarray(x[~anomalous]), (lm.counts, lm.starts, lm.lengths))
-        r = fit(create_state(params, adam(c.learning_rate)), data,
-                k_train, loss_fn=stage1_loss_fn(c),
-                sampler=_stage1_sampler(per_device_rows(c.batch_size, mesh), lm.seq_len,
-                                        lm.max_segments),
-                num_steps=c.stage1_steps, desc="c-gats stage 1",
-                checkpoint_dir=Path(checkpoint_dir) / "stage1" if checkpoint_dir else None,
-                **self._common(progress, mesh))
-        self.enc_params = for_one_device(r.state.params["enc"], mesh)
-        self.dec1_params = for_one_device(r.state.params["dec1"], mesh)
-        self.history["stage1"] = r.history
-        y_occ = sample_labels(lm, jax.random.fold_in(key, 1), int((~anomalous).sum()))
-        self._fit_latent_prior(jax.random.fold_in(key, 2), x[~anomalous], np.asarray(y_occ))
-        return self
+def _check(c: CGATSConfig, x_btc, y_bt):
+    """``(x [N, T, C], y [N, T], anomalous [N], label model)`` or an InputError."""
+    x = np.asarray(x_btc, np.float32)
+    if x.ndim != 3 or x.shape[1:] != (c.seq_len, c.channels):
+        raise InputError("x_btc", f"expected [N, {c.seq_len}, {c.channels}], got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise InputError("x_btc", "contains NaN or inf")
+    y = check_labels(y_bt, c.seq_len, source="y_bt")
+    if y.shape[0] != x.shape[0]:
+        raise InputError("y_bt", f"{y.shape[0]} label vectors for {x.shape[0]} series")
+    anomalous = y.max(axis=1) > 0
+    if anomalous.sum() == 0:
+        raise InputError("y_bt", "no anomalous windows: C-GATS needs labelled anomalies")
+    return x, y, anomalous, fit_label_model(y[anomalous])
 
-    def fit_stage2(self, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True,
-                   mesh=None) -> CGATS:
-        """Algorithm 2 (encoder frozen), or the end-to-end CVAE for ``variant="cvae"``."""
-        c = self.config
-        x, y, anomalous = self._check(x_btc, y_bt)
-        enc, _, _ = _nets(c)
-        k_enc, k_dec, k_train = jax.random.split(key, 3)
-        params = init_decoder_params(c, k_dec)
-        if c.variant == "cgats":
-            if self.enc_params is None:
-                raise InputError("CGATS.fit_stage2", "stage 1 has not been trained")
-            if c.warm_start and c.decoder != "autoregressive" and self.dec1_params is not None:
-                params["dec2"] = warm_start(params["dec2"], self.dec1_params)
-        else:
-            params["enc"] = enc.init(k_enc, jnp.zeros((1, c.seq_len, c.channels)))["params"]
-        post = (posterior(c, self.enc_params, x[anomalous], y[anomalous])
-                if c.variant == "cgats" else None)
-        data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), post)
-        r = fit(create_state(params, adam(c.learning_rate)), data, k_train,
-                loss_fn=stage2_loss_fn(c), sampler=sample_rows(per_device_rows(c.batch_size, mesh)),
-                num_steps=c.stage2_steps, desc=f"{c.variant} stage 2",
-                checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
-                **self._common(progress, mesh))
-        self.history["stage2"] = r.history
-        params = dict(for_one_device(r.state.params, mesh))
-        if c.variant == "cvae":
-            self.enc_params = params.pop("enc")
-            self.latent_prior = None
-        self.dec_params = params
-        if self.latent_prior is None:
-            self._fit_latent_prior(jax.random.fold_in(key, 2), x[anomalous], y[anomalous])
-        self._fit_anomaly_prior(x[anomalous], y[anomalous])
-        if c.decoder != "autoregressive":
-            self.calibrate_temperature(jax.random.fold_in(key, 3), x, y)
-        return self
 
-    def calibrate_temperature(self, key, x_btc, y_bt, max_windows: int = 512,
-                              iters: int = 12) -> float:
-        """Sets :attr:`temperature` so that generated series are as noisy as the data.
+def _fit_options(c: CGATSConfig, progress, mesh) -> dict:
+    return dict(steps_per_call=c.steps_per_call, progress=progress,
+                checkpoint_every=max(c.steps_per_call, 500), mesh=mesh)
 
-        The decoder's per-step output noise mixes the data's own noise with what its
-        mean fails to fit, so temperature 1 can be far too noisy (Synthetic Sines:
-        normal stretches 3x rougher) and 0 too smooth (noisy KPIs). This picks, by
-        bisection on [0, 1], the temperature at which the mean |Δ²x| (second
-        difference: noise, not the slope of a smooth pattern) over unlabelled steps
-        of series generated for (up to ``max_windows``) training label vectors
-        matches that of the training windows ``x_btc`` themselves (training data
-        only). Returns it.
-        """
-        y = np.asarray(y_bt, np.float32)[:max_windows]
-        x = np.asarray(x_btc, np.float32)[:max_windows]
 
-        def roughness(x_btc):
-            normal = (y[:, 2:] == 0) & (y[:, 1:-1] == 0) & (y[:, :-2] == 0)
-            d2 = np.abs(np.diff(np.asarray(x_btc)[..., 0], n=2, axis=1))
-            return float(d2[normal].mean()) if normal.any() else float(d2.mean())
+def fit_stage1(state: CGATSState, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True,
+               mesh=None) -> tuple[CGATSState, dict]:
+    """Algorithm 1: encoder θ + decoder ψ on occluded normal windows; then the
+    fitted latent prior. Returns ``(state, history)``."""
+    c = state.config
+    x, _, anomalous, lm = _check(c, x_btc, y_bt)
+    if anomalous.all():
+        raise InputError("y_bt", "no normal windows: stage 1 needs anomaly-free windows")
+    enc, dec1, _ = _nets(c)
+    k_enc, k_dec, k_train = jax.random.split(key, 3)
+    params = {"enc": enc.init(k_enc, jnp.zeros((1, c.seq_len, c.channels)))["params"],
+              "dec1": dec1.init(k_dec, jnp.zeros((1, c.latent)))["params"]}
+    data = (jnp.asarray(x[~anomalous]), (lm.counts, lm.starts, lm.lengths))
+    r = train_fit(create_state(params, adam(c.learning_rate)), data,
+                  k_train, loss_fn=stage1_loss_fn(c),
+                  sampler=_stage1_sampler(per_device_rows(c.batch_size, mesh), lm.seq_len,
+                                          lm.max_segments),
+                  num_steps=c.stage1_steps, desc="c-gats stage 1",
+                  checkpoint_dir=Path(checkpoint_dir) / "stage1" if checkpoint_dir else None,
+                  **_fit_options(c, progress, mesh))
+    state = state.replace(label_model=lm,
+                          enc_params=for_one_device(r.state.params["enc"], mesh),
+                          dec1_params=for_one_device(r.state.params["dec1"], mesh))
+    y_occ = sample_labels(lm, jax.random.fold_in(key, 1), int((~anomalous).sum()))
+    state = _fit_latent_prior(state, jax.random.fold_in(key, 2), x[~anomalous],
+                              np.asarray(y_occ))
+    return state, r.history
 
-        target = roughness(x)
-        lo, hi = 0.0, 1.0
-        if roughness(self.generate(key, y, temperature=hi)[0]) <= target:
-            lo = hi
-        elif roughness(self.generate(key, y, temperature=lo)[0]) < target:
-            for _ in range(iters):
-                mid = 0.5 * (lo + hi)
-                if roughness(self.generate(key, y, temperature=mid)[0]) < target:
-                    lo = mid
-                else:
-                    hi = mid
-        self.temperature = lo
-        return lo
 
-    def _fit_anomaly_prior(self, x_btc, y_bt, max_windows: int = 2048) -> None:
-        """Keeps q(a | X, Y) of (up to ``max_windows``) anomalous training windows: the
-        "fitted" anomaly prior is their mixture (the aggregate posterior), which keeps
-        a bimodal pattern (anomalies up or down) that one Gaussian would blur."""
-        anom = _anomaly_encoder(self.config)
-        if anom is None:
-            self.anomaly_prior = None
-            return
-        n = min(len(x_btc), max_windows)
-        mu, logvar = _anomaly_posterior_fn(self.config)(
-            self.dec_params["anom"], jnp.asarray(x_btc[:n]), jnp.asarray(y_bt[:n], jnp.float32))
-        self.anomaly_prior = (mu, jnp.exp(0.5 * logvar))
+def fit_stage2(state: CGATSState, key, x_btc, y_bt, *, checkpoint_dir=None, progress=True,
+               mesh=None) -> tuple[CGATSState, dict]:
+    """Algorithm 2 (encoder θ of ``state`` frozen), or the end-to-end CVAE for
+    ``variant="cvae"``; then the anomaly prior and the temperature. Returns
+    ``(state, history)``."""
+    c = state.config
+    x, y, anomalous, lm = _check(c, x_btc, y_bt)
+    enc, _, _ = _nets(c)
+    k_enc, k_dec, k_train = jax.random.split(key, 3)
+    params = init_decoder_params(c, k_dec)
+    if c.variant == "cgats":
+        if state.enc_params is None:
+            raise InputError("cgats.fit_stage2", "stage 1 has not been trained")
+        if c.warm_start and c.decoder != "autoregressive" and state.dec1_params is not None:
+            params["dec2"] = warm_start(params["dec2"], state.dec1_params)
+    else:
+        params["enc"] = enc.init(k_enc, jnp.zeros((1, c.seq_len, c.channels)))["params"]
+    post = (posterior(c, state.enc_params, x[anomalous], y[anomalous])
+            if c.variant == "cgats" else None)
+    data = (jnp.asarray(x[anomalous]), jnp.asarray(y[anomalous]), post)
+    r = train_fit(create_state(params, adam(c.learning_rate)), data, k_train,
+                  loss_fn=stage2_loss_fn(c),
+                  sampler=sample_rows(per_device_rows(c.batch_size, mesh)),
+                  num_steps=c.stage2_steps, desc=f"{c.variant} stage 2",
+                  checkpoint_dir=Path(checkpoint_dir) / "stage2" if checkpoint_dir else None,
+                  **_fit_options(c, progress, mesh))
+    params = dict(for_one_device(r.state.params, mesh))
+    if c.variant == "cvae":
+        state = state.replace(enc_params=params.pop("enc"), latent_prior=None)
+    state = state.replace(label_model=lm, dec_params=params)
+    if state.latent_prior is None:
+        state = _fit_latent_prior(state, jax.random.fold_in(key, 2), x[anomalous], y[anomalous])
+    state = _fit_anomaly_prior(state, x[anomalous], y[anomalous])
+    if c.decoder != "autoregressive":
+        state = calibrate_temperature(state, jax.random.fold_in(key, 3), x, y)
+    return state, r.history
 
-    def _fit_latent_prior(self, key, x_btc, y_bt, max_windows: int = 2048) -> None:
-        """Fits N(mean, cov) to the aggregate posterior: z ~ q(z | X̃) over (up to
-        ``max_windows``) training windows occluded at ``y_bt``. With a β < 1 ELBO the
-        posteriors need not fill N(0, I); sampling z from this fit keeps generated
-        windows on the data's latent manifold (``prior="fitted"`` in :meth:`generate`).
-        """
-        n = min(len(x_btc), max_windows)
-        mu, logvar = posterior(self.config, self.enc_params, x_btc[:n], y_bt[:n])
-        z = np.asarray(_reparam(key, mu, logvar), np.float64)
-        cov = np.atleast_2d(np.cov(z, rowvar=False)) + 1e-5 * np.eye(z.shape[1])
-        self.latent_prior = (jnp.asarray(z.mean(axis=0), jnp.float32),
-                             jnp.asarray(np.linalg.cholesky(cov), jnp.float32))
 
-    def _require_trained(self):
-        if self.dec_params is None:
-            raise InputError("CGATS.generate", "the model is not trained; call fit() first")
+def calibrate_temperature(state: CGATSState, key, x_btc, y_bt, max_windows: int = 512,
+                          iters: int = 12) -> CGATSState:
+    """``state`` with the temperature at which generated series are as noisy as the data.
 
-    def encode(self, key, x_btc, y_bt) -> jax.Array:
-        """z ~ q(z | X̃) for series ``x_btc`` occluded at ``y_bt``: ``[B, latent]``."""
-        self._require_trained()
-        return _reparam(key, *posterior(self.config, self.enc_params, x_btc, y_bt))
+    The decoder's per-step output noise mixes the data's own noise with what its
+    mean fails to fit, so temperature 1 can be far too noisy (Synthetic Sines:
+    normal stretches 3x rougher) and 0 too smooth (noisy KPIs). This picks, by
+    bisection on [0, 1], the temperature at which the mean |Δ²x| (second
+    difference: noise, not the slope of a smooth pattern) over unlabelled steps of
+    series generated for (up to ``max_windows``) training label vectors matches that
+    of the training windows ``x_btc`` themselves (training data only).
+    """
+    y = np.asarray(y_bt, np.float32)[:max_windows]
+    x = np.asarray(x_btc, np.float32)[:max_windows]
 
-    def sample_labels(self, key, n: int) -> np.ndarray:
-        """``n`` label vectors from the fitted label model p(Y^A)."""
-        self._require_trained()
-        return np.asarray(sample_labels(self.label_model, key, n))
+    def roughness(x_btc):
+        normal = (y[:, 2:] == 0) & (y[:, 1:-1] == 0) & (y[:, :-2] == 0)
+        d2 = np.abs(np.diff(np.asarray(x_btc)[..., 0], n=2, axis=1))
+        return float(d2[normal].mean()) if normal.any() else float(d2.mean())
 
-    def sample_latent(self, key, n: int, prior: str = "fitted") -> jax.Array:
-        """``n`` latent codes ``[n, latent]``: from the fitted aggregate posterior
-        (``prior="fitted"``, see :meth:`_fit_latent_prior`) or from N(0, I)
-        (``prior="standard"``, the paper's choice)."""
-        self._require_trained()
-        if prior not in ("fitted", "standard"):
-            raise InputError("prior", f"must be 'fitted' or 'standard', got {prior!r}")
-        eps = jax.random.normal(key, (n, self.config.latent), jnp.float32)
-        if prior == "standard" or self.latent_prior is None:
-            return eps
-        mean, chol = self.latent_prior
-        return mean + eps @ chol.T
+    def rough_at(t):
+        return roughness(generate(state, key, y, temperature=t))
 
-    def encode_anomaly(self, key, x_btc, y_bt) -> jax.Array:
-        """a ~ q(a | X, Y) of anomalous series ``x_btc`` with labels ``y_bt``:
-        ``[B, anomaly_dim]`` (only with ``decoder="anomaly_latent"``)."""
-        self._require_trained()
-        anom = _anomaly_encoder(self.config)
-        if anom is None:
-            raise InputError("CGATS.encode_anomaly", f"decoder {self.config.decoder!r} has "
-                             "no anomaly latent")
-        mu, logvar = _anomaly_posterior_fn(self.config)(
-            self.dec_params["anom"], jnp.asarray(x_btc), jnp.asarray(y_bt, jnp.float32))
-        return _reparam(key, mu, logvar)
+    target = roughness(x)
+    lo, hi = 0.0, 1.0
+    if rough_at(hi) <= target:
+        lo = hi
+    elif rough_at(lo) < target:
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            if rough_at(mid) < target:
+                lo = mid
+            else:
+                hi = mid
+    return state.replace(temperature=lo)
 
-    def sample_anomaly(self, key, n: int, prior: str = "fitted") -> jax.Array | None:
-        """``n`` anomaly latents ``[n, anomaly_dim]`` (None without one): from the
-        mixture of the training windows' posteriors (``"fitted"``) or N(0, I)."""
-        if self.config.decoder != "anomaly_latent":
-            return None
-        eps = jax.random.normal(jax.random.fold_in(key, 1), (n, self.config.anomaly_dim),
-                                jnp.float32)
-        if prior == "standard" or self.anomaly_prior is None:
-            return eps
-        mu, sigma = self.anomaly_prior
-        idx = jax.random.randint(key, (n,), 0, mu.shape[0])
-        return mu[idx] + sigma[idx] * eps
 
-    def generate(self, key, labels_bt, *, z_bd=None, a_bd=None, prior: str = "fitted",
-                 temperature: float | None = None):
-        """Generates ``(x_btc, y_bt)`` for label vectors ``[B, T]`` (or one ``[T]``).
+def _fit_anomaly_prior(state: CGATSState, x_btc, y_bt, max_windows: int = 2048) -> CGATSState:
+    """Keeps q(a | X, Y) of (up to ``max_windows``) anomalous training windows: the
+    "fitted" anomaly prior is their mixture (the aggregate posterior), which keeps
+    a bimodal pattern (anomalies up or down) that one Gaussian would blur."""
+    if _anomaly_encoder(state.config) is None:
+        return state.replace(anomaly_prior=None)
+    n = min(len(x_btc), max_windows)
+    mu, logvar = _anomaly_posterior_fn(state.config)(
+        state.dec_params["anom"], jnp.asarray(x_btc[:n]), jnp.asarray(y_bt[:n], jnp.float32))
+    return state.replace(anomaly_prior=(mu, jnp.exp(0.5 * logvar)))
 
-        ``z_bd`` defaults to :meth:`sample_latent` draws (``prior``: ``"fitted"``
-        aggregate posterior or ``"standard"`` N(0, I)); pass :meth:`encode` output
-        to keep the normal pattern of given series. ``a_bd`` (anomaly latent)
-        likewise defaults to :meth:`sample_anomaly`. ``temperature`` scales the
-        per-step output noise: 0 gives the decoder's mean (the paper's generation),
-        1 the model's own distribution (the autoregressive decoder's default); the
-        non-autoregressive decoders default to the temperature
-        :meth:`calibrate_temperature` fitted after stage 2 (the data's roughness).
-        The same ``key`` with
-        different labels uses the same z, a and noise, so outputs differ only
-        through the labels.
-        """
-        self._require_trained()
-        c = self.config
-        y = check_labels(labels_bt, c.seq_len, source="labels_bt")
-        kz, kn, ka = jax.random.split(key, 3)
-        if z_bd is None:
-            z_bd = self.sample_latent(kz, y.shape[0], prior)
-        elif np.shape(z_bd) != (y.shape[0], c.latent):
-            raise InputError("z_bd", f"expected shape {(y.shape[0], c.latent)}, "
-                                     f"got {np.shape(z_bd)}")
-        if a_bd is None:
-            a_bd = self.sample_anomaly(ka, y.shape[0], prior)
-        elif c.decoder != "anomaly_latent" or np.shape(a_bd) != (y.shape[0], c.anomaly_dim):
-            raise InputError("a_bd", f"expected shape {(y.shape[0], c.anomaly_dim)} with "
-                                     f"decoder 'anomaly_latent', got {np.shape(a_bd)}")
-        if temperature is None:
-            temperature = (1.0 if c.decoder == "autoregressive" else
-                           self.temperature if self.temperature is not None else 0.0)
-        noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
-        x = _sample_jit(self.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), a_bd, noise,
-                        float(temperature))
-        return np.asarray(x), y
+
+def _fit_latent_prior(state: CGATSState, key, x_btc, y_bt,
+                      max_windows: int = 2048) -> CGATSState:
+    """Fits N(mean, cov) to the aggregate posterior: z ~ q(z | X̃) over (up to
+    ``max_windows``) training windows occluded at ``y_bt``. With a β < 1 ELBO the
+    posteriors need not fill N(0, I); sampling z from this fit keeps generated
+    windows on the data's latent manifold (``prior="fitted"`` in :func:`generate`).
+    """
+    n = min(len(x_btc), max_windows)
+    mu, logvar = posterior(state.config, state.enc_params, x_btc[:n], y_bt[:n])
+    z = np.asarray(_reparam(key, mu, logvar), np.float64)
+    cov = np.atleast_2d(np.cov(z, rowvar=False)) + 1e-5 * np.eye(z.shape[1])
+    return state.replace(latent_prior=(jnp.asarray(z.mean(axis=0), jnp.float32),
+                                       jnp.asarray(np.linalg.cholesky(cov), jnp.float32)))
+
+
+def _require_trained(state: CGATSState, what: str = "cgats.generate") -> None:
+    if state.dec_params is None:
+        raise InputError(what, "the model is not trained; call cgats.fit() first")
+
+
+def encode(state: CGATSState, key, x_btc, y_bt) -> jax.Array:
+    """z ~ q(z | X̃) for series ``x_btc`` occluded at ``y_bt``: ``[B, latent]``."""
+    _require_trained(state, "cgats.encode")
+    return _reparam(key, *posterior(state.config, state.enc_params, x_btc, y_bt))
+
+
+def draw_labels(state: CGATSState, key, n: int) -> np.ndarray:
+    """``n`` label vectors ``[n, T]`` from the fitted label model p(Y^A)."""
+    _require_trained(state, "cgats.draw_labels")
+    return np.asarray(sample_labels(state.label_model, key, n))
+
+
+def sample_latent(state: CGATSState, key, n: int, prior: str = "fitted") -> jax.Array:
+    """``n`` latent codes ``[n, latent]``: from the fitted aggregate posterior
+    (``prior="fitted"``, see :func:`_fit_latent_prior`) or from N(0, I)
+    (``prior="standard"``, the paper's choice)."""
+    _require_trained(state, "cgats.sample_latent")
+    if prior not in ("fitted", "standard"):
+        raise InputError("prior", f"must be 'fitted' or 'standard', got {prior!r}")
+    eps = jax.random.normal(key, (n, state.config.latent), jnp.float32)
+    if prior == "standard" or state.latent_prior is None:
+        return eps
+    mean, chol = state.latent_prior
+    return mean + eps @ chol.T
+
+
+def encode_anomaly(state: CGATSState, key, x_btc, y_bt) -> jax.Array:
+    """a ~ q(a | X, Y) of anomalous series ``x_btc`` with labels ``y_bt``:
+    ``[B, anomaly_dim]`` (only with ``decoder="anomaly_latent"``)."""
+    _require_trained(state, "cgats.encode_anomaly")
+    if _anomaly_encoder(state.config) is None:
+        raise InputError("cgats.encode_anomaly", f"decoder {state.config.decoder!r} has "
+                         "no anomaly latent")
+    mu, logvar = _anomaly_posterior_fn(state.config)(
+        state.dec_params["anom"], jnp.asarray(x_btc), jnp.asarray(y_bt, jnp.float32))
+    return _reparam(key, mu, logvar)
+
+
+def sample_anomaly(state: CGATSState, key, n: int, prior: str = "fitted") -> jax.Array | None:
+    """``n`` anomaly latents ``[n, anomaly_dim]`` (None without one): from the
+    mixture of the training windows' posteriors (``"fitted"``) or N(0, I)."""
+    c = state.config
+    if c.decoder != "anomaly_latent":
+        return None
+    eps = jax.random.normal(jax.random.fold_in(key, 1), (n, c.anomaly_dim), jnp.float32)
+    if prior == "standard" or state.anomaly_prior is None:
+        return eps
+    mu, sigma = state.anomaly_prior
+    idx = jax.random.randint(key, (n,), 0, mu.shape[0])
+    return mu[idx] + sigma[idx] * eps
+
+
+def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
+             prior: str = "fitted", temperature: float | None = None) -> np.ndarray:
+    """Series ``x_btc [B, T, C]`` carrying the label vectors ``labels_bt [B, T]``.
+
+    ``z_bd`` defaults to :func:`sample_latent` draws (``prior``: ``"fitted"``
+    aggregate posterior or ``"standard"`` N(0, I)); pass :func:`encode` output to
+    keep the normal pattern of given series. ``a_bd`` (anomaly latent) likewise
+    defaults to :func:`sample_anomaly`. ``temperature`` scales the per-step output
+    noise: 0 gives the decoder's mean (the paper's generation), 1 the model's own
+    distribution (the autoregressive decoder's default); the non-autoregressive
+    decoders default to the temperature :func:`calibrate_temperature` fitted after
+    stage 2 (the data's roughness). The same ``key`` with different labels uses the
+    same z, a and noise, so outputs differ only through the labels.
+    """
+    _require_trained(state)
+    c = state.config
+    y = check_labels(labels_bt, c.seq_len, source="labels_bt")
+    kz, kn, ka = jax.random.split(key, 3)
+    if z_bd is None:
+        z_bd = sample_latent(state, kz, y.shape[0], prior)
+    elif np.shape(z_bd) != (y.shape[0], c.latent):
+        raise InputError("z_bd", f"expected shape {(y.shape[0], c.latent)}, "
+                                 f"got {np.shape(z_bd)}")
+    if a_bd is None:
+        a_bd = sample_anomaly(state, ka, y.shape[0], prior)
+    elif c.decoder != "anomaly_latent" or np.shape(a_bd) != (y.shape[0], c.anomaly_dim):
+        raise InputError("a_bd", f"expected shape {(y.shape[0], c.anomaly_dim)} with "
+                                 f"decoder 'anomaly_latent', got {np.shape(a_bd)}")
+    if temperature is None:
+        temperature = (1.0 if c.decoder == "autoregressive" else
+                       state.temperature if state.temperature is not None else 0.0)
+    noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
+    x = _sample_jit(state.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), a_bd, noise,
+                    float(temperature))
+    return np.asarray(x)
 
 
 def _sample(params, c: CGATSConfig, z, y, a, noise, temperature):

@@ -1,8 +1,12 @@
-"""What the four-framework experiments share (``frameworks_sines``, ``frameworks_nab``).
+"""The four-framework runner: generators, synthetic sets and every detector cell.
+
+The experiments ``frameworks_sines``, ``frameworks_nab``, ``cgats_kpi`` and
+``cgats_decoders`` are launchers around it: each loads its data and calls
+:func:`run_all` and :func:`write_tables`.
 
 Given a scaled 80:20 split of real windows, :func:`run_once` trains the generators
 on the training windows (C-GATS; RCGAN and the conditional DDPM when asked for, see
-:func:`experiments.cgats_sines.train_generators`) and builds one synthetic set per
+:func:`jtsgen.models.generators.train_generators`) and builds one synthetic set per
 source, as large as the training set:
 
 * ``cgats``, its ablations ``cvae`` (end-to-end CVAE, Table 10) and ``cgats_first``
@@ -12,8 +16,7 @@ source, as large as the training set:
   only, so a higher anomaly rate than the real set, reported per cell as
   ``train_anomaly_share``) or for the training windows' own label vectors
   (``"train"``: the real count and rate); every generator gets the same vectors;
-  C-GATS always trains, the two ablations train together when either is a
-  source, and so do RCGAN and the DDPM;
+  C-GATS always trains, the others when they are a source;
 * ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
   window augmented once (:mod:`jtsgen.augment`).
 
@@ -33,6 +36,7 @@ framework's training steps.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -41,19 +45,19 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments import cgats_sines, detectors_sines
-from experiments.common import Stage, check_choices, untimed, write_outputs
 from jtsgen.augment import augment_batch, get_augmenter
-from jtsgen.config import to_dict, write_json
-from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
+from jtsgen.config import check_choices, to_dict, write_json, write_outputs
+from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
+from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import FRAMEWORKS, Labelled, evaluate_framework
+from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
+from jtsgen.models.generators import GeneratorSettings
+from jtsgen.runtime import Stage, untimed
+from jtsgen.train import local_mesh
 
-GENERATORS = {"cgats": "C-GATS", "cvae": "CVAE end-to-end (Table 10)",
-              "cgats_first": "C-GATS, condition at first layer (Table 11)",
-              "rcgan": "RCGAN (WGAN-GP)", "ddpm": "DDPM, conditional (CFG w=1)"}
-ABLATIONS, BASELINES = {"cvae", "cgats_first"}, {"rcgan", "ddpm"}
+GENERATORS = {k: generators.GENERATORS[k].display for k in generators.TRAINABLE}
 AUGMENTERS = {"mixup": ("Mixup (α=0.2)", {"alpha": 0.2, "hard": True}),
               "cutmix": ("CutMix", {}), "combination": ("Combination", {})}
 SOURCES = tuple(GENERATORS) + tuple(AUGMENTERS)
@@ -98,42 +102,35 @@ class FrameworksConfig:
     # C-GATS's sampling temperature: the scale of the per-step output noise added to its
     # decoder's mean (0 = the mean, 1 = the model's own distribution); -1 = the
     # temperature C-GATS calibrated on its training windows (their roughness, see
-    # CGATS.calibrate_temperature); the ablations and baselines sample at their defaults
+    # cgats.calibrate_temperature); the ablations and baselines sample at their defaults
     temperature: float = -1.0
     # generators train data parallel over this many local devices (as cgats_sines)
     devices: int = 1
     baseline_steps: int = 600
-    model: CGATSConfig = cgats_sines.Config.model  # C-GATS as in cgats_sines' quick profile
-    # detector settings, as in experiments.detectors_sines (its fit_detector reads them)
-    baselines: baselines.Config = detectors_sines.Config.baselines
-    sr_cnn: sr_cnn.Config = detectors_sines.Config.sr_cnn
-    vae: vae_detector.Config = detectors_sines.Config.vae
-    robusttad: robusttad.Config = detectors_sines.Config.robusttad
-    ncad: ncad.Config = detectors_sines.Config.ncad
+    model: CGATSConfig = GeneratorSettings.model  # C-GATS, the quick profile's
+    # detector settings (jtsgen.detect.registry.fit_detector reads them)
+    baselines: baselines.Config = DetectorSettings.baselines
+    sr_cnn: sr_cnn.Config = DetectorSettings.sr_cnn
+    vae: vae_detector.Config = DetectorSettings.vae
+    robusttad: robusttad.Config = DetectorSettings.robusttad
+    ncad: ncad.Config = DetectorSettings.ncad
 
 
-def smoke_settings() -> dict:
-    """The ``smoke`` profile's generator and detector settings (seconds, for tests)."""
-    det = detectors_sines.get_config("smoke")
-    gen = cgats_sines.get_config("smoke")
-    return dict(baseline_steps=gen.baseline_steps, model=gen.model, baselines=det.baselines,
-                sr_cnn=det.sr_cnn, vae=det.vae, robusttad=det.robusttad, ncad=det.ncad)
-
-
-def paper_settings() -> dict:
-    """The ``paper`` profile's: 5 runs, the generators' and detectors' long training."""
-    det = detectors_sines.get_config("paper")
-    return dict(n_runs=5, baseline_steps=20_000,
-                model=CGATSConfig(batch_size=64, stage1_steps=20_000, stage2_steps=20_000),
-                sr_cnn=det.sr_cnn, vae=det.vae, robusttad=det.robusttad, ncad=det.ncad)
+def profile_settings(profile: str) -> dict:
+    """The generator and detector settings of ``profile`` (``smoke``: seconds, for
+    tests; ``quick``: a 2-core CPU; ``paper``: 5 runs and long training)."""
+    gen = generators.settings_for(profile)
+    out = dict(baseline_steps=gen.baseline_steps, model=gen.model,
+               **registry.settings_dict(registry.settings_for(profile)))
+    return {**out, "n_runs": 5} if profile == "paper" else out
 
 
 def check_config(config: FrameworksConfig) -> None:
-    check_choices("--config.detectors", config.detectors, detectors_sines.DETECTORS)
+    check_choices("--config.detectors", config.detectors, registry.DETECTORS)
     check_choices("--config.frameworks", config.frameworks, FRAMEWORKS)
     check_choices("--config.augmentations", config.augmentations, SOURCES, allow_empty=True)
     check_choices("--config.baseline_detectors", config.baseline_detectors,
-                  detectors_sines.DETECTORS, allow_empty=True)
+                  registry.DETECTORS, allow_empty=True)
     if config.synthetic_labels not in SYNTHETIC_LABELS:
         raise InputError("--config.synthetic_labels",
                          f"must be label_model or train, got {config.synthetic_labels!r}")
@@ -176,7 +173,7 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     """One synthetic set per source, each with as many series as ``train``.
 
     Stages: ``augment NAME`` per augmenter, the generators' training stages of
-    :func:`experiments.cgats_sines.train_generators`, ``generate NAME`` per generator.
+    :func:`jtsgen.models.generators.train_generators`, ``generate NAME`` per generator.
     """
     out = {}
     keys = jax.random.split(key, 8)
@@ -188,22 +185,22 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     wanted = sources & set(GENERATORS)
     if not wanted:
         return out
-    gen_config = cgats_sines.Config(seed=config.seed, devices=config.devices, model=config.model,
-                                    ablations=bool(wanted & ABLATIONS),
-                                    baselines=bool(wanted & BASELINES),
-                                    baseline_models=tuple(sorted(wanted & BASELINES)),
-                                    baseline_steps=config.baseline_steps)
-    cgats, generators, _ = cgats_sines.train_generators(
-        gen_config, train.x_btc, train.y_bt, keys, checkpoint_dir=checkpoint_dir,
-        progress=progress, stage=stage)
+    states, _ = generators.train_generators(
+        tuple(sorted(wanted)), generators.GeneratorKeys(cgats=keys[0], cvae=keys[2],
+                                                        cgats_first=keys[3], baselines=keys[4]),
+        train.x_btc, train.y_bt, GeneratorSettings(config.model, config.baseline_steps),
+        checkpoint_dir=checkpoint_dir, progress=progress, mesh=local_mesh(config.devices),
+        stage=stage)
     temperature = None if config.temperature == -1 else config.temperature
-    generators["C-GATS"] = lambda k, y: cgats.generate(k, y, temperature=temperature)[0]
+    sample = {name: functools.partial(generators.generate, name, states[name])
+              for name in wanted}
+    sample["cgats"] = functools.partial(cgats.generate, states["cgats"], temperature=temperature)
     n = train.x_btc.shape[0]
-    labels = (cgats.sample_labels(keys[1], n) if config.synthetic_labels == "label_model"
-              else train.y_bt)
+    labels = (cgats.draw_labels(states["cgats"], keys[1], n)
+              if config.synthetic_labels == "label_model" else train.y_bt)
     for name in sorted(wanted):
         x = stage(f"generate {name}",
-                  lambda name=name: _generated(generators[GENERATORS[name]], keys[5], labels))
+                  lambda name=name: _generated(sample[name], keys[5], labels))
         out[name] = Labelled(x, np.asarray(labels, np.float32))
     return out
 
@@ -227,7 +224,7 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
         det_key = jax.random.fold_in(run_key, d)
 
         def fit(key, x, y, det=det):
-            return detectors_sines.fit_detector(det, key, x, y, config)
+            return registry.fit_detector(det, key, x, y, config)
 
         def every_framework(det=det, fit=fit, det_key=det_key, pairs=pairs):
             out = []
@@ -239,7 +236,7 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
                 out.append({"detector": det, "framework": fw, "source": src, **metrics,
                             "fit_seconds": time.perf_counter() - start})
                 if progress:
-                    print(f"run {run} {detectors_sines.LABELS[det]:>12} {fw:>9} "
+                    print(f"run {run} {registry.LABELS[det]:>12} {fw:>9} "
                           f"{src or '-':>11}: P {metrics['precision']:.3f} "
                           f"R {metrics['recall']:.3f} F1 {metrics['f1']:.3f}", flush=True)
             return out
@@ -325,7 +322,7 @@ def frameworks_markdown(rows: list[dict], config: FrameworksConfig) -> str:
     head += ["T(R+S)TR F1, threshold on R+S"] if on_rs else []
     body = []
     for det in config.detectors:
-        cells = [detectors_sines.LABELS[det]]
+        cells = [registry.LABELS[det]]
         for fw in config.frameworks:
             cells += [_cell(look[(det, *key[fw])], m, config.n_runs)
                       for m in ("precision", "recall", "f1")]
@@ -353,7 +350,7 @@ def augmentations_markdown(rows: list[dict], config: FrameworksConfig) -> str:
     cols = [("w/o Aug. (TRTR)", ("TRTR", ""))] + [
         (names[s], ("T(R+S)TR", s)) for s in config.augmentations]
     head = ["Detector"] + [n for n, _ in cols] + [f"{n} test-oracle F1" for n, _ in cols]
-    body = [[detectors_sines.LABELS[det]]
+    body = [[registry.LABELS[det]]
             + [_cell(look[(det, *k)], "f1", config.n_runs) for _, k in cols]
             + [_cell(look[(det, *k)], "f1_test_oracle", config.n_runs) for _, k in cols]
             for det in config.detectors]
@@ -369,7 +366,7 @@ def baselines_markdown(rows: list[dict], config: FrameworksConfig, dataset: str)
     with C-GATS (T(R+S)TR), then each cell's P / R / F1 and test-oracle F1."""
     look = {(r["detector"], r["framework"], r["source"]): r for r in rows}
     dets, n = config.baseline_detectors, config.n_runs
-    label = detectors_sines.LABELS
+    label = registry.LABELS
     head = ["Data"] + [f"{label[d]} {c}" for d in dets for c in ("w/o Aug.", "+ C-GATS")]
     row = [dataset] + [_cell(look[(d, *k)], "f1", n) for d in dets
                        for k in (("TRTR", ""), ("T(R+S)TR", "cgats"))]
