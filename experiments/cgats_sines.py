@@ -14,6 +14,13 @@ Sines (point and level-shift anomalies) and writes to the work directory:
   (:mod:`jtsgen.evaluate.faithfulness`) of C-GATS, its two ablations, RCGAN and the
   conditional DDPM, on label vectors drawn from the training label model.
 
+With ``--config.seeds=0,1,2`` it runs once per seed (the ``seed`` field replaced by
+each, which changes the data, the split, every initialisation and every noise draw)
+into ``DIR/seed{S}/`` with all the outputs above; a seed directory that already holds
+``results.json`` of the same config is read back instead of run again, one of another
+config is refused. Then it writes ``seeds.json`` (per generator: each measure for
+every seed, mean and sample sd), ``seeds.md`` and ``seeds.csv``.
+
 The sines use ``η ~ U[freq_range]``; the default ``(0, 0.05)`` gives smooth series
 of up to 12 periods per window (the paper's ``U[0, 1]`` aliases at integer steps;
 pass ``--config.freq_range=0,1`` for it).
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from pathlib import Path
 
 import jax
@@ -30,15 +38,18 @@ import numpy as np
 
 from experiments.common import main, prepare_workdir
 from experiments.plots import plot_label_control, plot_samples, plot_tsne
-from jtsgen.config import write_json
+from jtsgen.config import to_dict, write_json, write_outputs
 from jtsgen.data.sines import make_sines
 from jtsgen.data.splits import split_by_series
+from jtsgen.errors import InputError
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
 from jtsgen.models.cgats_labels import label_vector
 from jtsgen.runtime import Stage, untimed
 from jtsgen.train import local_mesh
+
+MEASURES = ("on_label_share", "lift", "dev_on", "dev_off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +70,8 @@ class Config:
     # CPU is split into one device per core
     devices: int = 1
     model: CGATSConfig = generators.GeneratorSettings.model
+    # several seeds: one run per seed into seed{S}/, the faithfulness as mean ± sd
+    seeds: tuple[int, ...] = ()
 
 
 def get_config(profile: str = "quick") -> Config:
@@ -126,6 +139,12 @@ def generator_keys(keys: jax.Array) -> generators.GeneratorKeys:
 
 
 def run(config: Config, workdir: str | Path) -> dict:
+    """One run (:func:`run_one`), or one per seed of ``config.seeds`` and their summary
+    (:func:`run_seeds`)."""
+    return run_seeds(config, workdir) if config.seeds else run_one(config, workdir)
+
+
+def run_one(config: Config, workdir: str | Path) -> dict:
     """Trains and evaluates; returns the numbers also written to ``results.json``."""
     workdir = prepare_workdir(config, workdir)
     x_tr, y_tr, x_te, y_te = load_data(config)
@@ -191,6 +210,79 @@ def _write_table(workdir: Path, table: dict[str, dict[str, float]]) -> None:
 
     atomic_write_text(workdir / "faithfulness.csv", "\n".join(csv) + "\n")
     atomic_write_text(workdir / "faithfulness.md", "\n".join(md) + "\n")
+
+
+def summarise(per_seed: dict[int, dict]) -> list[dict]:
+    """One row per generator from ``{seed: results}`` (``results.json`` of each run):
+    every measure's per-seed values (in seed order), mean and sample sd (0 for one seed)."""
+    seeds = sorted(per_seed)
+    generators = list(per_seed[seeds[0]]["faithfulness"])
+    rows = []
+    for name in generators:
+        row: dict = {"generator": name, "seeds": seeds}
+        for m in MEASURES:
+            values = np.asarray([per_seed[s]["faithfulness"][name][m] for s in seeds])
+            row[m] = values.tolist()
+            row[f"{m}_mean"] = float(values.mean())
+            row[f"{m}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    seeds = " / ".join(str(s) for s in rows[0]["seeds"])
+    lines = [f"| generator | on_label_share, seeds {seeds} | mean ± sd | lift (mean) "
+             "| dev_on (mean) | dev_off (mean) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        per = " / ".join(f"{v:.3f}" for v in r["on_label_share"])
+        lines.append(f"| {r['generator']} | {per} | {r['on_label_share_mean']:.3f} ± "
+                     f"{r['on_label_share_sd']:.3f} | {r['lift_mean']:.2f} | "
+                     f"{r['dev_on_mean']:.3f} | {r['dev_off_mean']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def csv(rows: list[dict]) -> str:
+    cols = [f"{m}_{s}" for m in MEASURES for s in ("mean", "sd")]
+    lines = ["generator,seeds," + ",".join(cols)]
+    for r in rows:
+        seeds = " ".join(str(s) for s in r["seeds"])
+        lines.append(f'"{r["generator"]}","{seeds}",' + ",".join(f"{r[c]:.6g}" for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def _seed_results(base: Config, seed_dir: Path) -> dict:
+    """The seed's results: read back when ``seed_dir`` already holds a finished run of
+    ``base``, else run (resuming from any checkpoints there)."""
+    config_file, results_file = seed_dir / "config.json", seed_dir / "results.json"
+    if config_file.exists():
+        try:
+            stored = json.loads(config_file.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise InputError(str(config_file), f"cannot be read ({e})") from None
+        if stored != json.loads(json.dumps(to_dict(base))):
+            raise InputError(str(config_file), "holds a run with a different config; delete "
+                             "that directory or choose another --workdir")
+        if results_file.exists():
+            print(f"seed {base.seed}: reusing {results_file}")
+            return json.loads(results_file.read_text())
+    return run_one(base, seed_dir)
+
+
+def run_seeds(config: Config, workdir: str | Path) -> dict:
+    """Runs (or reads back) every seed and writes the summary; returns ``seeds.json``."""
+    if len(set(config.seeds)) != len(config.seeds):
+        raise InputError("--config.seeds", f"needs distinct seeds, got {config.seeds}")
+    workdir = prepare_workdir(config, workdir)
+    per_seed = {s: _seed_results(dataclasses.replace(config, seed=s, seeds=()),
+                                 workdir / f"seed{s}") for s in config.seeds}
+    rows = summarise(per_seed)
+    summary = {"rows": rows, "seeds": list(config.seeds),
+               "sd": "sample standard deviation over seeds (ddof = 1)",
+               "runs": {str(s): str(workdir / f"seed{s}") for s in config.seeds}}
+    table = markdown(rows)
+    write_outputs(workdir, {"seeds.json": summary},
+                  {"seeds.csv": csv(rows), "seeds.md": table}, show=table)
+    return summary
 
 
 if __name__ == "__main__":

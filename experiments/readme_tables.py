@@ -1,9 +1,10 @@
-"""Copies the committed result tables into the README: ``python -m experiments.readme_tables``.
+"""Copies the committed result tables into the README and ``docs/*.md``:
+``python -m experiments.readme_tables``.
 
-A README block ``<!-- table: docs/results/EXP/NAME.md -->`` ... ``<!-- /table -->`` is
+A block ``<!-- table: docs/results/EXP/NAME.md -->`` ... ``<!-- /table -->`` is
 replaced by the table lines (those starting with ``|``) of that file, so the README's
 numbers are the committed runs' numbers; ``tests/test_readme_tables.py`` fails when
-they differ.
+they differ. Paths in a block are relative to the repository root.
 """
 
 from __future__ import annotations
@@ -31,14 +32,21 @@ def render(readme: str, root: Path = ROOT) -> str:
     return BLOCK.sub(lambda m: m.group(1) + table_lines(root / m.group(2)) + m.group(4), readme)
 
 
+def documents(root: Path = ROOT) -> list[Path]:
+    """The README and every ``docs/*.md`` (the files whose blocks are refreshed)."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
 def main() -> None:
-    path = ROOT / "README.md"
-    try:
-        atomic_write_text(path, render(path.read_text()))
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    print(f"{path}: {len(BLOCK.findall(path.read_text()))} table(s) refreshed")
+    for path in documents():
+        try:
+            text = path.read_text()
+            if BLOCK.search(text):
+                atomic_write_text(path, render(text))
+                print(f"{path}: {len(BLOCK.findall(text))} table(s) refreshed")
+        except InputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
-"""The multi-seed C-GATS experiment: mean ± sd over seeds, reuse of finished runs."""
+"""cgats_sines over several seeds: mean ± sd over seeds, reuse of finished runs."""
 
 import dataclasses
 import json
 
 import pytest
 
-from experiments import cgats_sines, cgats_sines_seeds
+from experiments import cgats_sines
 from jtsgen.config import save_config, write_json
 from jtsgen.errors import InputError
 
@@ -16,7 +16,7 @@ def _results(share_by_generator):
 
 
 def test_summarise_gives_per_seed_values_mean_and_sample_sd():
-    rows = cgats_sines_seeds.summarise({2: _results({"A": 0.2, "B": 0.5}),
+    rows = cgats_sines.summarise({2: _results({"A": 0.2, "B": 0.5}),
                                         0: _results({"A": 0.4, "B": 0.5})})
     a, b = rows
     assert a["generator"] == "A" and a["seeds"] == [0, 2]
@@ -25,24 +25,24 @@ def test_summarise_gives_per_seed_values_mean_and_sample_sd():
     assert a["on_label_share_sd"] == pytest.approx(0.1414213, rel=1e-6)  # ddof = 1
     assert a["lift_mean"] == pytest.approx(3.0)
     assert b["on_label_share_sd"] == 0.0
-    assert "| A | 0.400 / 0.200 | 0.300 ± 0.141 |" in cgats_sines_seeds.markdown(rows)
+    assert "| A | 0.400 / 0.200 | 0.300 ± 0.141 |" in cgats_sines.markdown(rows)
 
 
 def test_one_seed_has_zero_sd():
-    (row,) = cgats_sines_seeds.summarise({7: _results({"A": 0.25})})
+    (row,) = cgats_sines.summarise({7: _results({"A": 0.25})})
     assert row["on_label_share_sd"] == 0.0 and row["on_label_share_mean"] == 0.25
 
 
 def test_smoke_runs_missing_seeds_and_reuses_finished_ones(tmp_path, monkeypatch):
     base = dataclasses.replace(cgats_sines.get_config("smoke"), ablations=False,
                                baselines=False)
-    cfg = cgats_sines_seeds.Config(profile="smoke", seeds=(0, 1), base=base)
+    cfg = dataclasses.replace(base, seeds=(0, 1))
     finished = tmp_path / "seed1"  # a finished run of seed 1 with the same config
     finished.mkdir()
-    save_config(dataclasses.replace(base, seed=1), finished / "config.json")
+    save_config(dataclasses.replace(base, seed=1), finished / "config.json")  # seeds=()
     write_json(finished / "results.json", _results({"C-GATS": 0.75}))
 
-    out = cgats_sines_seeds.run(cfg, tmp_path)  # runs seed 0 only
+    out = cgats_sines.run(cfg, tmp_path)  # runs seed 0 only
     (row,) = out["rows"]
     assert row["generator"] == "C-GATS" and row["seeds"] == [0, 1]
     ran = json.loads((tmp_path / "seed0" / "results.json").read_text())
@@ -55,14 +55,14 @@ def test_smoke_runs_missing_seeds_and_reuses_finished_ones(tmp_path, monkeypatch
     def must_not_run(*args, **kwargs):
         raise AssertionError("a finished seed was run again")
 
-    monkeypatch.setattr(cgats_sines, "run", must_not_run)
-    assert cgats_sines_seeds.run(cfg, tmp_path)["rows"] == out["rows"]
+    monkeypatch.setattr(cgats_sines, "run_one", must_not_run)
+    assert cgats_sines.run(cfg, tmp_path)["rows"] == out["rows"]
 
-    other = dataclasses.replace(cfg, base=dataclasses.replace(base, n_eval=8))
+    other = dataclasses.replace(cfg, n_eval=8)
     with pytest.raises(InputError, match="seed0/config.json.*different config"):
-        cgats_sines_seeds.run(other, tmp_path)
+        cgats_sines.run(other, tmp_path)
 
 
 def test_seeds_must_be_distinct(tmp_path):
     with pytest.raises(InputError, match="--config.seeds"):
-        cgats_sines_seeds.run(cgats_sines_seeds.Config(seeds=(1, 1)), tmp_path)
+        cgats_sines.run(cgats_sines.Config(seeds=(1, 1)), tmp_path)
