@@ -41,6 +41,26 @@ def test_a_spike_stays_in_the_residual_and_not_in_the_trend():
     assert np.argmax(np.abs(residual[0])) == 50 and residual[0, 50] > 3.0
 
 
+
+def test_robust_stl_adds_up_keeps_a_spike_in_the_residual_and_falls_back_without_period():
+    """``method="stl"``: statsmodels' robust STL on seasonal rows (a spike does not move
+    its trend), the moving median on rows without a period."""
+    t = np.arange(120)
+    x = np.stack([np.sin(2 * np.pi * t / 12) + 0.01 * t,
+                  np.random.default_rng(0).normal(size=120)])
+    x[0, 50] += 4.0
+    kw = dict(trend_window=11, min_period=4, min_acf=0.3)
+    trend, seasonal, residual = decompose.decompose(x, method="stl", **kw)
+    np.testing.assert_allclose(trend + seasonal + residual, x, atol=1e-9)
+    assert np.argmax(np.abs(residual[0])) == 50 and residual[0, 50] > 3.0
+    assert np.abs(residual[0, np.r_[6:45, 56:114]]).max() < 0.3  # the rest is explained
+    median = decompose.decompose(x, **kw)
+    np.testing.assert_array_equal(trend[1], median[0][1])  # no period: the median's parts
+    np.testing.assert_array_equal(seasonal[1], median[1][1])
+    assert not np.allclose(trend[0], median[0][0])
+    with pytest.raises(InputError, match="decomposition"):
+        robusttad.Config(decomposition="x13")
+
 def test_features_stack_residual_trend_seasonal_raw_per_channel():
     x = np.random.default_rng(0).normal(size=(3, 40, 2)).astype(np.float32)
     f = robusttad.features(x, SMALL)

@@ -13,6 +13,11 @@ decomposition in NumPy, applied to every series and channel independently:
    over all cycles (robust to anomalies in a minority of cycles), centred;
 4. residual: series - trend - seasonal.
 
+``method="stl"`` replaces steps 1 and 3 for seasonal series by statsmodels'
+``STL(robust=True)`` (Cleveland et al.'s LOESS decomposition with robustness
+weights, the decomposition RobustTAD's paper names) at the period of step 2;
+series without a period keep the moving-median trend and no seasonal part.
+
 ``channels(x_btc)`` stacks ``[residual, trend, seasonal, raw]`` for each input
 channel, giving ``[B, T, 4C]``.
 """
@@ -61,22 +66,43 @@ def seasonal_median(d_nt: np.ndarray, period_n: np.ndarray) -> np.ndarray:
     return out
 
 
-def decompose(x_nt: np.ndarray, *, trend_window: int, min_period: int, min_acf: float
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+METHODS = ("median", "stl")
+
+
+def stl_parts(x_nt: np.ndarray, period_n: np.ndarray, trend_nt: np.ndarray,
+              seasonal_nt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Robust STL's ``(trend, seasonal)`` for the rows with a period (> 1) of
+    ``period_n``; the other rows keep ``trend_nt`` / ``seasonal_nt``."""
+    from statsmodels.tsa.seasonal import STL
+
+    trend, seasonal = trend_nt.copy(), seasonal_nt.copy()
+    for i in np.flatnonzero(period_n > 1):
+        fit = STL(x_nt[i], period=int(period_n[i]), robust=True).fit()
+        trend[i], seasonal[i] = fit.trend, fit.seasonal
+    return trend, seasonal
+
+
+def decompose(x_nt: np.ndarray, *, trend_window: int, min_period: int, min_acf: float,
+              method: str = "median") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(trend, seasonal, residual)`` of univariate series ``x_nt [N, T]``, float64."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     x = np.asarray(x_nt, np.float64)
     trend = moving_median(x, min(trend_window, x.shape[1]))
     detrended = x - trend
-    seasonal = seasonal_median(detrended, dominant_period(detrended, min_period, min_acf))
-    return trend, seasonal, detrended - seasonal
+    period = dominant_period(detrended, min_period, min_acf)
+    seasonal = seasonal_median(detrended, period)
+    if method == "stl":
+        trend, seasonal = stl_parts(x, period, trend, seasonal)
+    return trend, seasonal, x - trend - seasonal
 
 
 def channels(x_btc: np.ndarray, *, trend_window: int = 21, min_period: int = 4,
-             min_acf: float = 0.3) -> np.ndarray:
+             min_acf: float = 0.3, method: str = "median") -> np.ndarray:
     """RobustTAD inputs ``[B, T, 4C]``: residual, trend, seasonal, raw (per channel)."""
     b, t, c = x_btc.shape
     x_nt = np.moveaxis(x_btc, 2, 1).reshape(b * c, t)
     trend, seasonal, residual = decompose(x_nt, trend_window=trend_window,
-                                          min_period=min_period, min_acf=min_acf)
+                                          min_period=min_period, min_acf=min_acf, method=method)
     parts = np.stack([residual, trend, seasonal, x_nt], axis=1)  # [BC, 4, T]
     return parts.reshape(b, c * 4, t).transpose(0, 2, 1).astype(np.float32)

@@ -46,6 +46,9 @@ class Config:
     trend_window: int = 21
     min_period: int = 4
     min_acf: float = 0.3
+    # "median": moving-median trend, per-phase median seasonal; "stl": statsmodels'
+    # robust STL where a period is found (jtsgen.detect.decompose)
+    decomposition: str = "median"
     base: int = 8
     depth: int = 3
     kernel_size: int = 5
@@ -62,6 +65,9 @@ class Config:
                      "batch_size", "num_steps", "steps_per_call", "score_batch"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"config.{name}", f"must be >= 1, got {getattr(self, name)}")
+        if self.decomposition not in decompose.METHODS:
+            raise InputError("config.decomposition", f"must be one of {decompose.METHODS}, "
+                                                     f"got {self.decomposition!r}")
         if self.learning_rate <= 0 or self.max_pos_weight <= 0:
             raise InputError("config", "learning_rate and max_pos_weight must be > 0")
         if self.pos_weight is not None and self.pos_weight <= 0:
@@ -71,7 +77,8 @@ class Config:
 def features(x_btc: np.ndarray, config: Config) -> np.ndarray:
     """Network inputs ``[B, T, 4C]``: residual, trend, seasonal, raw per channel."""
     return decompose.channels(x_btc, trend_window=config.trend_window,
-                              min_period=config.min_period, min_acf=config.min_acf)
+                              min_period=config.min_period, min_acf=config.min_acf,
+                              method=config.decomposition)
 
 
 def positive_weight(y_bt: np.ndarray, config: Config) -> float:
