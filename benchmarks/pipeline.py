@@ -7,18 +7,18 @@ Runs each experiment's own stages with that experiment's config (``full``: its
 ``quick`` profile; ``tiny``: its ``smoke`` profile cut to a few steps) and times
 every stage. Experiments (all by default):
 
-* ``cgats_sines`` — :mod:`experiments.cgats_sines` (4000 windows of length 240), in
-  its order and with its keys: ``data`` (Synthetic Sines, the 80:20 split by
-  series), ``train stage 1`` (:func:`jtsgen.models.cgats.fit_stage1`), ``train stage 2``
-  (:func:`jtsgen.models.cgats.fit_stage2`), ``train CVAE ablation`` and ``train first-layer
-  ablation`` (Tables 10 and 11), ``train baselines (RCGAN, DDPM)``, ``generate``
-  (every generator run twice on labels from the fitted label model, with those
-  labels and with all-zero labels), ``evaluate`` (label faithfulness) and
-  ``figures`` (Figures 1-3, written to a temporary directory). No checkpoints.
-* ``detectors_sines`` — :mod:`experiments.detectors_sines`, one split: ``data``
-  (series, split, scaler), one ``detector NAME`` stage per detector (fitting,
-  threshold included) and ``evaluate`` (every detector's test predictions and
-  metrics).
+* ``cgats_sines`` — :func:`experiments.cgats_sines.run_one` itself (4000 windows of
+  length 240) with the stopwatch as its stage hook: ``data`` (Synthetic Sines, the
+  80:20 split by series), ``train stage 1`` (:func:`jtsgen.models.cgats.fit_stage1`),
+  ``train stage 2``, ``train CVAE ablation`` and ``train first-layer ablation``
+  (Tables 10 and 11), ``train baselines (RCGAN, DDPM)``, ``generate`` (every generator
+  run twice on labels from the fitted label model, with those labels and with all-zero
+  labels), ``evaluate`` (label faithfulness) and ``figures`` (Figures 1-3), into a
+  temporary directory, without checkpoints.
+* ``detectors_sines`` — :func:`experiments.detectors_sines.run_once` itself, one
+  split: ``data`` (split and scaler of the generated series), one ``detector NAME``
+  stage per detector (fitting, threshold included) and ``evaluate`` (every detector's
+  test predictions and metrics).
 * ``frameworks_sines`` — :mod:`experiments.frameworks_sines`, one split: ``data``,
   ``split`` (split and scaler), ``augment NAME`` per augmenter, C-GATS's ``train
   stage 1`` / ``train stage 2`` (and ``train baselines (RCGAN, DDPM)`` when RCGAN or
@@ -54,7 +54,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -69,14 +68,10 @@ from experiments import (
     vae_anomaly,
 )
 from jtsgen.config import check_choices
-from jtsgen.data import scaled_split
-from jtsgen.detect import registry, vae_detector
+from jtsgen.detect import vae_detector
 from jtsgen.errors import InputError
 from jtsgen.evaluate import framework_runner
-from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.evaluate.fidelity import fidelity_report
-from jtsgen.evaluate.frameworks import detection_scores
-from jtsgen.models import cgats, generators
 from jtsgen.models import lstm_vae as lstm_vae_model
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables
 from jtsgen.train import to_default_device
@@ -112,25 +107,13 @@ def cgats_config(profile: str):
 
 
 def cgats_stages(config, watch: Stopwatch) -> dict:
-    """The experiment's sequence with its keys: data, C-GATS's two stages, the two
-    ablations, the baselines, paired generation for every generator, label
-    faithfulness, and the figures (into a temporary directory). Returns every
+    """The experiment's own :func:`experiments.cgats_sines.run_one` with ``watch`` as its
+    stage hook, into a temporary directory, without checkpoints. Returns every
     generator's ``on_label_share``."""
-    x_tr, y_tr, x_te, y_te = watch("data", lambda: cgats_sines.load_data(config))
-    keys = jax.random.split(jax.random.key(config.seed), 8)
-    states, _ = cgats_sines.train_generators(config, x_tr, y_tr, keys, progress=False,
-                                             stage=watch)
-    y = cgats.draw_labels(states["cgats"], keys[1], config.n_eval)
-    pairs = watch("generate", lambda: {
-        generators.GENERATORS[name].display: (generators.generate(name, st, keys[5], y),
-                                              generators.generate(name, st, keys[5], 0 * y))
-        for name, st in states.items()})
-    scores = watch("evaluate", lambda: {name: label_faithfulness(a, b, y)["on_label_share"]
-                                        for name, (a, b) in pairs.items()})
     with tempfile.TemporaryDirectory() as tmp:
-        watch("figures", lambda: cgats_sines.make_figures(states["cgats"], config, keys, y,
-                                                          x_te, y_te, Path(tmp)))
-    return scores
+        results = cgats_sines.run_one(config, tmp, stage=watch, checkpoints=False,
+                                      progress=False)
+    return {name: row["on_label_share"] for name, row in results["faithfulness"].items()}
 
 
 # ---- detectors_sines -----------------------------------------------------------------
@@ -147,19 +130,11 @@ def detectors_config(profile: str):
 
 
 def detectors_stages(config, watch: Stopwatch) -> dict:
-    """Data, one fit per detector (as the experiment's first run), test metrics."""
-
-    x_train, y_train, x_test, y_test = watch("data", lambda: scaled_split(
-        *detectors_sines.make_data(config)[:2], train_frac=config.train_frac, seed=config.seed))
-    run_key = jax.random.fold_in(jax.random.key(config.seed), 0)
-    fitted = {}
-    for i, name in enumerate(config.detectors):
-        key = jax.random.fold_in(run_key, i)
-        fitted[name] = watch(f"detector {name}", lambda name=name, key=key: (
-            registry.fit_detector(name, key, x_train, y_train, config)))
-    metrics = watch("evaluate", lambda: {name: detection_scores(f, x_test, y_test)
-                                         for name, f in fitted.items()})
-    return {name: m["f1"] for name, m in metrics.items()}
+    """The experiment's own first run (:func:`experiments.detectors_sines.run_once`)
+    with ``watch`` as its stage hook: the split, one fit per detector, test metrics."""
+    out = detectors_sines.run_once(config, detectors_sines.make_data(config), 0, stage=watch,
+                                   progress=False)
+    return {name: out[name]["f1"] for name in config.detectors}
 
 
 # ---- frameworks_sines ----------------------------------------------------------------

@@ -29,7 +29,6 @@ pass ``--config.freq_range=0,1`` for it).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from pathlib import Path
 
@@ -99,11 +98,6 @@ def figure_labels(seq_len: int) -> tuple[list[str], np.ndarray]:
     return list(rows), np.stack(list(rows.values()))
 
 
-def paired_faithfulness(generate, key, y_bt) -> dict[str, float]:
-    """Faithfulness of ``generate(key, labels) -> x_btc`` with paired latent/noise."""
-    return label_faithfulness(generate(key, y_bt), generate(key, np.zeros_like(y_bt)), y_bt)
-
-
 def load_data(config: Config) -> tuple[np.ndarray, ...]:
     """Synthetic Sines split 80:20 by series: ``(x_train, y_train, x_test, y_test)``."""
     data = make_sines(config.n_series, config.seed, length=config.model.seq_len,
@@ -144,22 +138,34 @@ def run(config: Config, workdir: str | Path) -> dict:
     return run_seeds(config, workdir) if config.seeds else run_one(config, workdir)
 
 
-def run_one(config: Config, workdir: str | Path) -> dict:
-    """Trains and evaluates; returns the numbers also written to ``results.json``."""
+def run_one(config: Config, workdir: str | Path, *, stage: Stage = untimed,
+            checkpoints: bool = True, progress: bool = True) -> dict:
+    """Trains and evaluates; returns the numbers also written to ``results.json``.
+
+    Each step runs as ``stage(name, fn)`` (``benchmarks.pipeline`` passes a stopwatch):
+    "data", the training stages of :func:`train_generators`, "generate" (every
+    generator twice on ``n_eval`` label-model vectors: with them and with none, same
+    key), "evaluate" (label faithfulness) and "figures". ``checkpoints=False`` trains
+    without writing checkpoints.
+    """
     workdir = prepare_workdir(config, workdir)
-    x_tr, y_tr, x_te, y_te = load_data(config)
+    x_tr, y_tr, x_te, y_te = stage("data", lambda: load_data(config))
     keys = jax.random.split(jax.random.key(config.seed), 8)
-    states, losses = train_generators(config, x_tr, y_tr, keys,
-                                      checkpoint_dir=workdir / "checkpoints")
+    states, losses = train_generators(
+        config, x_tr, y_tr, keys, checkpoint_dir=workdir / "checkpoints" if checkpoints else None,
+        progress=progress, stage=stage)
     y_eval = cgats.draw_labels(states["cgats"], keys[1], config.n_eval)
-    table = {generators.GENERATORS[name].display: paired_faithfulness(
-        functools.partial(generators.generate, name, state), keys[5], y_eval)
-        for name, state in states.items()}
+    pairs = stage("generate", lambda: {
+        name: (generators.generate(name, state, keys[5], y_eval),
+               generators.generate(name, state, keys[5], np.zeros_like(y_eval)))
+        for name, state in states.items()})
+    table = stage("evaluate", lambda: {
+        generators.GENERATORS[name].display: label_faithfulness(a, b, y_eval)
+        for name, (a, b) in pairs.items()})
     write_json(workdir / "losses.json", losses)
     _write_table(workdir, table)
-
-    make_figures(states["cgats"], config, keys, y_eval, x_te, y_te, workdir)
-
+    stage("figures", lambda: make_figures(states["cgats"], config, keys, y_eval, x_te, y_te,
+                                          workdir))
     results = {
         "faithfulness": table,
         "final_losses": {name: {stage: h["loss"][-1] for stage, h in hist.items()}
@@ -167,8 +173,9 @@ def run_one(config: Config, workdir: str | Path) -> dict:
         "n_train": int(len(x_tr)), "n_test": int(len(x_te)),
     }
     write_json(workdir / "results.json", results)
-    print((workdir / "faithfulness.md").read_text())
-    print(f"results in {workdir}")
+    if progress:
+        print((workdir / "faithfulness.md").read_text())
+        print(f"results in {workdir}")
     return results
 
 

@@ -44,6 +44,7 @@ from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_dete
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import detection_scores
+from jtsgen.runtime import Stage, untimed
 
 DETECTORS, LABELS = registry.DETECTORS, registry.LABELS
 METRICS = ("precision", "recall", "f1", "f1_point_adjusted")
@@ -94,23 +95,32 @@ def make_data(config: Config):
                       freq_range=config.freq_range)
 
 
-def run_once(config: Config, data, run: int) -> dict[str, dict]:
-    """One split: fits every detector on train, evaluates on test; metrics per detector."""
-    x_train, y_train, x_test, y_test = scaled_split(data.x_btc, data.y_bt,
-                                                    train_frac=config.train_frac,
-                                                    seed=config.seed + run)
+def run_once(config: Config, data, run: int, *, stage: Stage = untimed,
+             progress: bool = True) -> dict[str, dict]:
+    """One split: fits every detector on train, evaluates on test; metrics per detector.
+
+    Steps run as ``stage(name, fn)`` (``benchmarks.pipeline`` passes a stopwatch):
+    "data" (the split and scaler), "detector NAME" per detector (its fit, threshold
+    included; ``fit_seconds``) and "evaluate" (every detector's test metrics).
+    """
+    x_train, y_train, x_test, y_test = stage("data", lambda: scaled_split(
+        data.x_btc, data.y_bt, train_frac=config.train_frac, seed=config.seed + run))
     run_key = jax.random.fold_in(jax.random.key(config.seed), run)
-    out = {}
+    fitted, seconds = {}, {}
     for i, name in enumerate(config.detectors):
         start = time.perf_counter()
-        fitted = registry.fit_detector(name, jax.random.fold_in(run_key, i), x_train, y_train,
-                                       config)
-        row = {**detection_scores(fitted, x_test, y_test), "threshold": fitted.threshold,
-               "fit_seconds": time.perf_counter() - start}
-        out[name] = row
-        print(f"run {run} {LABELS[name]:>15}: P {row['precision']:.3f} R {row['recall']:.3f} "
-              f"F1 {row['f1']:.3f} (PA-F1 {row['f1_point_adjusted']:.3f}) "
-              f"[{row['fit_seconds']:.1f}s]", flush=True)
+        fitted[name] = stage(f"detector {name}", lambda name=name, i=i: registry.fit_detector(
+            name, jax.random.fold_in(run_key, i), x_train, y_train, config))
+        seconds[name] = time.perf_counter() - start
+    out = stage("evaluate", lambda: {
+        name: {**detection_scores(f, x_test, y_test), "threshold": f.threshold,
+               "fit_seconds": seconds[name]} for name, f in fitted.items()})
+    for name, row in out.items():
+        if progress:
+            print(f"run {run} {LABELS[name]:>15}: P {row['precision']:.3f} "
+                  f"R {row['recall']:.3f} F1 {row['f1']:.3f} "
+                  f"(PA-F1 {row['f1_point_adjusted']:.3f}) [{row['fit_seconds']:.1f}s]",
+                  flush=True)
     out["_data"] = {"n_train": int(x_train.shape[0]), "n_test": int(x_test.shape[0]),
                     "test_anomaly_rate": float(y_test.mean())}
     return out
