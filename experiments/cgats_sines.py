@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -113,23 +114,33 @@ def generator_names(config: Config) -> tuple[str, ...]:
             + (tuple(config.baseline_models) if config.baselines else ()))
 
 
-def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: jax.Array, *,
+class RunKeys(NamedTuple):
+    """The experiment's keys by purpose (``split(key(seed), 8)`` in this order)."""
+
+    cgats: jax.Array
+    labels: jax.Array  # label-model draws for the faithfulness table and Figure 2
+    cvae: jax.Array
+    cgats_first: jax.Array
+    baselines: jax.Array
+    generate: jax.Array  # the paired generation of the faithfulness table
+    label_control: jax.Array  # Figure 1
+    samples: jax.Array  # Figures 2 and 3
+
+
+def run_keys(seed: int) -> RunKeys:
+    return RunKeys(*jax.random.split(jax.random.key(seed), 8))
+
+
+def train_generators(config: Config, x_tr: np.ndarray, y_tr: np.ndarray, keys: RunKeys, *,
                      checkpoint_dir: Path | None = None, progress: bool = True,
                      stage: Stage = untimed) -> tuple[dict, dict]:
     """:func:`jtsgen.models.generators.train_generators` with this experiment's settings
-    and keys (``keys[0]`` C-GATS, ``keys[2]``/``keys[3]`` the ablations, ``keys[4]`` the
-    baselines): ``({name: state}, {name: loss history})``."""
+    and keys: ``({name: state}, {name: loss history})``."""
     return generators.train_generators(
-        generator_names(config), generator_keys(keys), x_tr, y_tr,
+        generator_names(config), generators.GeneratorKeys.of(keys), x_tr, y_tr,
         generators.GeneratorSettings(config.model, config.baseline_steps),
         checkpoint_dir=checkpoint_dir, progress=progress, mesh=local_mesh(config.devices),
         stage=stage)
-
-
-def generator_keys(keys: jax.Array) -> generators.GeneratorKeys:
-    """The training keys of ``keys = split(key, 8)`` (indices kept from earlier runs)."""
-    return generators.GeneratorKeys(cgats=keys[0], cvae=keys[2], cgats_first=keys[3],
-                                    baselines=keys[4])
 
 
 def run(config: Config, workdir: str | Path) -> dict:
@@ -150,14 +161,14 @@ def run_one(config: Config, workdir: str | Path, *, stage: Stage = untimed,
     """
     workdir = prepare_workdir(config, workdir)
     x_tr, y_tr, x_te, y_te = stage("data", lambda: load_data(config))
-    keys = jax.random.split(jax.random.key(config.seed), 8)
+    keys = run_keys(config.seed)
     states, losses = train_generators(
         config, x_tr, y_tr, keys, checkpoint_dir=workdir / "checkpoints" if checkpoints else None,
         progress=progress, stage=stage)
-    y_eval = cgats.draw_labels(states["cgats"], keys[1], config.n_eval)
+    y_eval = cgats.draw_labels(states["cgats"], keys.labels, config.n_eval)
     pairs = stage("generate", lambda: {
-        name: (generators.generate(name, state, keys[5], y_eval),
-               generators.generate(name, state, keys[5], np.zeros_like(y_eval)))
+        name: (generators.generate(name, state, keys.generate, y_eval),
+               generators.generate(name, state, keys.generate, np.zeros_like(y_eval)))
         for name, state in states.items()})
     table = stage("evaluate", lambda: {
         generators.GENERATORS[name].display: label_faithfulness(a, b, y_eval)
@@ -179,17 +190,17 @@ def run_one(config: Config, workdir: str | Path, *, stage: Stage = untimed,
     return results
 
 
-def make_figures(state: cgats.CGATSState, config: Config, keys: jax.Array, y_eval: np.ndarray,
+def make_figures(state: cgats.CGATSState, config: Config, keys: RunKeys, y_eval: np.ndarray,
                  x_te: np.ndarray, y_te: np.ndarray, workdir: Path) -> None:
-    """Figures 1-3 into ``workdir``: label control (``keys[6]``), samples for the
-    first 8 of ``y_eval`` and t-SNE of real vs generated anomalous test windows
-    (``keys[7]``)."""
+    """Figures 1-3 into ``workdir``: label control (``keys.label_control``), samples for
+    the first 8 of ``y_eval`` and t-SNE of real vs generated anomalous test windows
+    (``keys.samples``)."""
     names, y_fig = figure_labels(config.model.seq_len)
-    z = np.asarray(cgats.sample_latent(state, keys[6], 1))
+    z = np.asarray(cgats.sample_latent(state, keys.label_control, 1))
     # One z, anomaly latent and noise draw for every row: rows differ only through their
     # labels. Of 16 draws of the anomaly latent, the one whose anomalies are of median
     # size is shown (a typical draw, not the largest).
-    candidates = [jax.random.fold_in(keys[6], i) for i in range(16)]
+    candidates = [jax.random.fold_in(keys.label_control, i) for i in range(16)]
 
     def rows(k, labels):
         return np.concatenate([cgats.generate(state, k, y[None], z_bd=z) for y in labels])
@@ -198,11 +209,11 @@ def make_figures(state: cgats.CGATSState, config: Config, keys: jax.Array, y_eva
              for k in candidates]
     x_fig = rows(candidates[int(np.argsort(sizes)[len(sizes) // 2])], y_fig)
     plot_label_control(x_fig, y_fig, names, workdir / "fig1_label_control.png")
-    plot_samples(cgats.generate(state, keys[7], y_eval[:8]), y_eval[:8],
+    plot_samples(cgats.generate(state, keys.samples, y_eval[:8]), y_eval[:8],
                  workdir / "fig2_samples.png")
     anom = y_te.max(axis=1) > 0
     n = min(config.tsne_points, int(anom.sum()))
-    x_gen = cgats.generate(state, keys[7], y_te[anom][:n])
+    x_gen = cgats.generate(state, keys.samples, y_te[anom][:n])
     plot_tsne(x_te[anom][:n], x_gen, workdir / "fig3_tsne.png", seed=config.seed)
 
 

@@ -110,6 +110,8 @@ def override(cfg: C, dotted_key: str, text: str, *, arg: str | None = None) -> C
     value = _parse_scalar(_field_types(cfg)[head], text, arg)
     try:
         return dataclasses.replace(cfg, **{head: value})
+    except InputError as e:  # a config naming its own field: name the flag instead
+        raise InputError(arg, e.problem) from None
     except (ValueError, TypeError) as e:  # __post_init__ validation
         raise InputError(arg, str(e)) from None
 

@@ -43,3 +43,24 @@ def test_unknown_profile_is_rejected(capsys):
     with pytest.raises(SystemExit):
         exp.main("lstm_vae", exp.get_config, exp.run, ["--profile", "huge"])
     assert "--profile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, flag", [
+    ("cgats_sines", "--config.model.seq_len=-5"),
+    ("frameworks_sines", "--config.model.stage1_steps=0"),
+    ("detectors_sines", "--config.robusttad.decomposition=x13"),
+])
+def test_a_bad_config_value_names_its_flag_and_leaves_no_work_directory(tmp_path, capsys,
+                                                                         name, flag):
+    import importlib
+
+    from experiments.common import main
+
+    module = importlib.import_module(f"experiments.{name}")
+    workdir = tmp_path / "never"
+    with pytest.raises(SystemExit) as stop:
+        main(name, module.get_config, module.run,
+             argv=["--profile", "smoke", "--workdir", str(workdir), flag])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {flag}:")
+    assert not workdir.exists()

@@ -41,6 +41,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -160,6 +161,19 @@ def detector_plan(config: FrameworksConfig) -> list[tuple[str, list[tuple[str, s
                    if det not in config.detectors]
 
 
+class SourceKeys(NamedTuple):
+    """:func:`synthetic_sets`' keys by purpose (``split(key, 8)`` in this order)."""
+
+    cgats: jax.Array
+    labels: jax.Array  # the label-model draws every generator gets
+    cvae: jax.Array
+    cgats_first: jax.Array
+    baselines: jax.Array
+    generate: jax.Array
+    augment: jax.Array
+    unused: jax.Array
+
+
 def _generated(generate, key: jax.Array, labels_bt: np.ndarray) -> np.ndarray:
     """``generate(key, labels)`` in chunks of :data:`GENERATE_CHUNK` label vectors."""
     chunks = [np.asarray(generate(jax.random.fold_in(key, i), labels_bt[s:s + GENERATE_CHUNK]))
@@ -176,18 +190,17 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     :func:`jtsgen.models.generators.train_generators`, ``generate NAME`` per generator.
     """
     out = {}
-    keys = jax.random.split(key, 8)
+    keys = SourceKeys(*jax.random.split(key, 8))
     for i, name in enumerate(sorted(sources & set(AUGMENTERS))):
         fn, params = get_augmenter(name), AUGMENTERS[name][1]
         x, y = stage(f"augment {name}", lambda fn=fn, params=params, i=i: augment_batch(
-            fn, jax.random.fold_in(keys[6], i), train.x_btc, train.y_bt, **params))
+            fn, jax.random.fold_in(keys.augment, i), train.x_btc, train.y_bt, **params))
         out[name] = Labelled(np.asarray(x, np.float32), np.asarray(y, np.float32))
     wanted = sources & set(GENERATORS)
     if not wanted:
         return out
     states, _ = generators.train_generators(
-        tuple(sorted(wanted)), generators.GeneratorKeys(cgats=keys[0], cvae=keys[2],
-                                                        cgats_first=keys[3], baselines=keys[4]),
+        tuple(sorted(wanted)), generators.GeneratorKeys.of(keys),
         train.x_btc, train.y_bt, GeneratorSettings(config.model, config.baseline_steps),
         checkpoint_dir=checkpoint_dir, progress=progress, mesh=local_mesh(config.devices),
         stage=stage)
@@ -196,11 +209,11 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
               for name in wanted}
     sample["cgats"] = functools.partial(cgats.generate, states["cgats"], temperature=temperature)
     n = train.x_btc.shape[0]
-    labels = (cgats.draw_labels(states["cgats"], keys[1], n)
+    labels = (cgats.draw_labels(states["cgats"], keys.labels, n)
               if config.synthetic_labels == "label_model" else train.y_bt)
     for name in sorted(wanted):
         x = stage(f"generate {name}",
-                  lambda name=name: _generated(sample[name], keys[5], labels))
+                  lambda name=name: _generated(sample[name], keys.generate, labels))
         out[name] = Labelled(x, np.asarray(labels, np.float32))
     return out
 

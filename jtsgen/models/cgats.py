@@ -103,6 +103,14 @@ class CGATSConfig:
     state_from_z: bool = True
 
     def __post_init__(self):
+        for name in ("seq_len", "channels", "latent", "head_hidden", "batch_size",
+                     "stage1_steps", "stage2_steps", "steps_per_call", "unroll"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if len(self.hidden) != 2 or min(self.hidden) < 1:
+            raise ValueError(f"hidden must be two sizes >= 1, got {self.hidden}")
+        if self.learning_rate <= 0 or self.kl_weight < 0 or self.n_freq < 0:
+            raise ValueError("learning_rate must be > 0, kl_weight and n_freq >= 0")
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.decoder not in DECODERS:

@@ -100,6 +100,11 @@ class GeneratorKeys(NamedTuple):
     cgats_first: jax.Array
     baselines: jax.Array
 
+    @classmethod
+    def of(cls, keys: Any) -> GeneratorKeys:
+        """The training keys of any named tuple of keys that has these four fields."""
+        return cls(keys.cgats, keys.cvae, keys.cgats_first, keys.baselines)
+
 
 @dataclasses.dataclass(frozen=True)
 class GeneratorSettings:
