@@ -96,14 +96,16 @@ class Stopwatch:
 # ---- cgats_sines ---------------------------------------------------------------------
 
 def cgats_config(profile: str):
-    """The experiment's ``quick`` config (full) or its ``smoke`` config shortened (tiny)."""
+    """The experiment's ``quick`` config (full) or its ``smoke`` config shortened to
+    C-GATS alone, a few steps (tiny: the ablations' and baselines' training is
+    specified by the generator tests)."""
     if profile == "full":
         return cgats_sines.get_config("quick")
     smoke = cgats_sines.get_config("smoke")
     model = dataclasses.replace(smoke.model, stage1_steps=4, stage2_steps=4, steps_per_call=2,
                                 batch_size=8)
-    return dataclasses.replace(smoke, n_series=64, n_eval=8, baseline_steps=2, tsne_points=8,
-                               model=model)
+    return dataclasses.replace(smoke, n_series=64, n_eval=8, tsne_points=8, model=model,
+                               ablations=False, baselines=False)
 
 
 def cgats_stages(config, watch: Stopwatch) -> dict:
