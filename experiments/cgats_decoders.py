@@ -35,6 +35,7 @@ from jtsgen.config import check_choices, write_outputs
 from jtsgen.data import make_sines, scaled_split
 from jtsgen.detect import registry
 from jtsgen.errors import InputError
+from jtsgen.evaluate import tables
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.evaluate.framework_runner import FrameworksConfig, check_config, profile_settings
 from jtsgen.evaluate.frameworks import Labelled, evaluate_framework
@@ -128,17 +129,16 @@ def markdown(results: dict, config: Config) -> str:
     head = (["decoder", "T"] + ["run offset", "within-run |Δx|", "normal |Δx|",
                                 "on-label share", "real-vs-generated acc."]
             + [registry.LABELS[d.split()[0]] + " " + d.split()[1] for d in dets])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     real = results["real"]
-    lines.append("| real training data | | " + " | ".join(f"{real[m]:.3f}" for m in REALISM)
-                 + " | | |" + " |" * len(dets))
+    body = [["real training data", ""] + [f"{real[m]:.3f}" for m in REALISM]
+            + [""] * (2 + len(dets))]
     for r in results["rows"]:
         temp = (f"{r['calibrated']:.2f} (calibrated)" if r["temperature"] == -1
                 else f"{r['temperature']:g}")
-        cells = [r["decoder"], temp] + [f"{r[m]:.3f}" for m in REALISM]
-        cells += [f"{r['on_label_share']:.3f}", f"{r['discriminative']:.3f}"]
-        cells += [f"{r[d]:.3f}" for d in dets]
-        lines.append("| " + " | ".join(cells) + " |")
+        body.append([r["decoder"], temp] + [f"{r[m]:.3f}" for m in REALISM]
+                    + [f"{r['on_label_share']:.3f}", f"{r['discriminative']:.3f}"]
+                    + [f"{r[d]:.3f}" for d in dets])
+    lines = tables.markdown(head, body)
     trtr = ", ".join(f"{registry.LABELS[d]} {f1:.3f}" for d, f1 in results["trtr"].items())
     return "\n".join(lines) + (
         f"\n\nTRTR (no synthetic data): {trtr}. One shared stage 1; synthetic sets for the "

@@ -38,10 +38,11 @@ import numpy as np
 
 from experiments.common import main, prepare_workdir
 from experiments.plots import plot_label_control, plot_samples, plot_tsne
-from jtsgen.config import to_dict, write_json, write_outputs
+from jtsgen.config import atomic_write_text, to_dict, write_json, write_outputs
 from jtsgen.data.sines import make_sines
 from jtsgen.data.splits import split_by_series
 from jtsgen.errors import InputError
+from jtsgen.evaluate import tables
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
@@ -220,12 +221,10 @@ def make_figures(state: cgats.CGATSState, config: Config, keys: RunKeys, y_eval:
 def _write_table(workdir: Path, table: dict[str, dict[str, float]]) -> None:
     cols = ["on_label_share", "label_rate", "lift", "dev_on", "dev_off"]
     csv = ["generator," + ",".join(cols)]
-    md = ["| generator | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, row in table.items():
         csv.append(f'"{name}",' + ",".join(f"{row[c]:.4f}" for c in cols))
-        md.append(f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |")
-    from jtsgen.config import atomic_write_text
-
+    md = tables.markdown(["generator", *cols], [
+        [name] + [f"{row[c]:.3f}" for c in cols] for name, row in table.items()])
     atomic_write_text(workdir / "faithfulness.csv", "\n".join(csv) + "\n")
     atomic_write_text(workdir / "faithfulness.md", "\n".join(md) + "\n")
 
@@ -249,14 +248,13 @@ def summarise(per_seed: dict[int, dict]) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     seeds = " / ".join(str(s) for s in rows[0]["seeds"])
-    lines = [f"| generator | on_label_share, seeds {seeds} | mean ± sd | lift (mean) "
-             "| dev_on (mean) | dev_off (mean) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        per = " / ".join(f"{v:.3f}" for v in r["on_label_share"])
-        lines.append(f"| {r['generator']} | {per} | {r['on_label_share_mean']:.3f} ± "
-                     f"{r['on_label_share_sd']:.3f} | {r['lift_mean']:.2f} | "
-                     f"{r['dev_on_mean']:.3f} | {r['dev_off_mean']:.3f} |")
-    return "\n".join(lines) + "\n"
+    head = ["generator", f"on_label_share, seeds {seeds}", "mean ± sd", "lift (mean)",
+            "dev_on (mean)", "dev_off (mean)"]
+    body = [[r["generator"], " / ".join(f"{v:.3f}" for v in r["on_label_share"]),
+             f"{r['on_label_share_mean']:.3f} ± {r['on_label_share_sd']:.3f}",
+             f"{r['lift_mean']:.2f}", f"{r['dev_on_mean']:.3f}", f"{r['dev_off_mean']:.3f}"]
+            for r in rows]
+    return "\n".join(tables.markdown(head, body)) + "\n"
 
 
 def csv(rows: list[dict]) -> str:

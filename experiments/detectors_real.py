@@ -42,6 +42,7 @@ from jtsgen.data.nab import NAB_SUBSETS
 from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
+from jtsgen.evaluate import tables
 from jtsgen.evaluate.frameworks import Labelled, concat, evaluate_framework
 from jtsgen.evaluate.metrics import best_f1_threshold, point_adjusted_prf
 
@@ -204,21 +205,13 @@ def summarise(runs: list[dict], names: tuple[str, ...]) -> list[dict]:
 def markdown(rows: list[dict], n_runs: int, note: str) -> str:
     head = ["Detector", "Precision", "Recall", "F1", "extra: test-oracle F1",
             "extra: point-adjusted F1", "extra: PA test-oracle F1", "fit s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["detector"]] + [
-            f"{r[m + '_mean']:.3f} ± {r[m + '_std']:.3f}" if n_runs > 1 else f"{r[m + '_mean']:.3f}"
-            for m in METRICS] + [f"{r['fit_seconds']:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + f"\n\n{note}\n"
+    body = [[r["detector"]] + [tables.cell(r[m + "_mean"], r[m + "_std"], n_runs)
+                               for m in METRICS] + [f"{r['fit_seconds']:.1f}"] for r in rows]
+    return "\n".join(tables.markdown(head, body)) + f"\n\n{note}\n"
 
 
 def csv(rows: list[dict]) -> str:
-    lines = [",".join(COLUMNS)]
-    for r in rows:
-        lines.append(",".join(f'"{r[c]}"' if isinstance(r[c], str) else repr(r[c])
-                              for c in COLUMNS))
-    return "\n".join(lines) + "\n"
+    return tables.csv(COLUMNS, rows)
 
 
 def _check(config: Config) -> None:

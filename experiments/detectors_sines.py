@@ -43,6 +43,7 @@ from jtsgen.data import make_sines, scaled_split
 from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
+from jtsgen.evaluate import tables
 from jtsgen.evaluate.frameworks import detection_scores
 from jtsgen.runtime import Stage, untimed
 
@@ -144,25 +145,16 @@ def markdown(rows: list[dict], n_runs: int) -> str:
     """The table in Markdown; the point-adjusted F1 column is labelled as an extra."""
     head = ["Detector", "Precision", "Recall", "F1", "extra: point-adjusted F1",
             "threshold", "fit s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["detector"]]
-        for m in METRICS:
-            mean, std = r[f"{m}_mean"], r[f"{m}_std"]
-            cells.append(f"{mean:.3f} ± {std:.3f}" if n_runs > 1 else f"{mean:.3f}")
-        cells += [r["threshold_rule"], f"{r['fit_seconds']:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines = tables.markdown(head, [
+        [r["detector"]] + [tables.cell(r[f"{m}_mean"], r[f"{m}_std"], n_runs) for m in METRICS]
+        + [r["threshold_rule"], f"{r['fit_seconds']:.1f}"] for r in rows])
     note = (f"\nPoint-wise metrics on the test series ({n_runs} run(s)); thresholds from "
             "training data only. Point-adjusted F1 is an extra column, not the paper's metric.\n")
     return "\n".join(lines) + "\n" + note
 
 
 def csv(rows: list[dict]) -> str:
-    lines = [",".join(COLUMNS)]
-    for r in rows:
-        lines.append(",".join(f'"{r[c]}"' if isinstance(r[c], str) else repr(r[c])
-                              for c in COLUMNS))
-    return "\n".join(lines) + "\n"
+    return tables.csv(COLUMNS, rows)
 
 
 def run(config: Config, workdir: str | Path) -> dict:

@@ -35,6 +35,7 @@ from experiments.common import main, prepare_workdir
 from jtsgen.config import write_outputs
 from jtsgen.data import fit_standard_scaler, make_periodic_multifeature, split_chronological
 from jtsgen.detect import vae_detector
+from jtsgen.evaluate import tables
 from jtsgen.evaluate.metrics import point_prf
 
 COLUMNS = ("latent", "window_precision", "window_recall", "window_f1",
@@ -88,11 +89,8 @@ def evaluate(fitted, x_btc: np.ndarray, y_bt: np.ndarray) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     """The results table in Markdown, one row per latent size."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for r in rows:
-        cells = [str(r["latent"])] + [f"{r[c]:.3f}" for c in COLUMNS[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    body = [[str(r["latent"])] + [f"{r[c]:.3f}" for c in COLUMNS[1:]] for r in rows]
+    return "\n".join(tables.markdown(COLUMNS, body)) + "\n"
 
 
 def csv(rows: list[dict]) -> str:

@@ -51,6 +51,7 @@ from jtsgen.config import check_choices, to_dict, write_json, write_outputs
 from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
+from jtsgen.evaluate import tables
 from jtsgen.evaluate.frameworks import FRAMEWORKS, Labelled, evaluate_framework
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
@@ -302,8 +303,7 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 
 def _cell(row: dict, metric: str, n_runs: int) -> str:
-    mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
-    return f"{mean:.3f} ± {std:.3f}" if n_runs > 1 else f"{mean:.3f}"
+    return tables.cell(row[f"{metric}_mean"], row[f"{metric}_std"], n_runs)
 
 
 def _share(rows: dict, det: str, pairs) -> str:
@@ -317,11 +317,6 @@ def _threshold_note(config: FrameworksConfig) -> str:
         return ("thresholds from each framework's training data, in T(R+S)TR from its real "
                 "part (the detector's scores on the real training series, as in TRTR)")
     return "thresholds from each framework's training data (in T(R+S)TR: real + synthetic)"
-
-
-def _table(head: list[str], body: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
-        "| " + " | ".join(cells) + " |" for cells in body]
 
 
 def frameworks_markdown(rows: list[dict], config: FrameworksConfig) -> str:
@@ -349,7 +344,7 @@ def frameworks_markdown(rows: list[dict], config: FrameworksConfig) -> str:
     floors = ", ".join(f"{fw} {look[(first, *key[fw])]['f1_flag_all_mean']:.3f}"
                        for fw in config.frameworks)
     share = _share(look, first, [(fw, key[fw]) for fw in config.frameworks])
-    return "\n".join(_table(head, body)) + (
+    return "\n".join(tables.markdown(head, body)) + (
         f"\n\nPoint-wise metrics on the test data ({config.n_runs} run(s)); synthetic data "
         f"from C-GATS; {_threshold_note(config)}. {ORACLE_NOTE}. Flagging every test step "
         f"scores F1 {floors}. Labelled share of each framework's training steps: {share}.\n")
@@ -367,7 +362,7 @@ def augmentations_markdown(rows: list[dict], config: FrameworksConfig) -> str:
             + [_cell(look[(det, *k)], "f1", config.n_runs) for _, k in cols]
             + [_cell(look[(det, *k)], "f1_test_oracle", config.n_runs) for _, k in cols]
             for det in config.detectors]
-    return "\n".join(_table(head, body)) + (
+    return "\n".join(tables.markdown(head, body)) + (
         f"\n\nPoint-wise F1 on the real test data ({config.n_runs} run(s)); every "
         "augmented column trains on the real training series plus that source's set; "
         f"{_threshold_note(config)}. {ORACLE_NOTE}. Labelled share of the training "
@@ -387,7 +382,7 @@ def baselines_markdown(rows: list[dict], config: FrameworksConfig, dataset: str)
                                 ("precision", "recall", "f1", "f1_test_oracle")]
               for d in dets for fw, src in (("TRTR", ""), ("T(R+S)TR", "cgats"))]
     pairs = [(fw, (fw, src)) for fw, src in (("TRTR", ""), ("T(R+S)TR", "cgats"))]
-    return "\n".join(_table(head, [row]) + [""] + _table(
+    return "\n".join(tables.markdown(head, [row]) + [""] + tables.markdown(
         ["Detector", "Framework", "P", "R", "F1", "test-oracle F1"], detail)) + (
         f"\n\nPoint-wise F1 on the real test data ({n} run(s)); w/o Aug. = TRTR, + C-GATS "
         f"= T(R+S)TR with C-GATS's set; {_threshold_note(config)}. {ORACLE_NOTE}. "
@@ -395,13 +390,8 @@ def baselines_markdown(rows: list[dict], config: FrameworksConfig, dataset: str)
 
 
 def csv(rows: list[dict]) -> str:
-    cols = ["detector", "framework", "source", "n_fit", "n_test"] + [
-        f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
-    lines = [",".join(cols)]
-    for r in rows:
-        lines.append(",".join(f'"{r[c]}"' if isinstance(r[c], str) else repr(r[c])
-                              for c in cols))
-    return "\n".join(lines) + "\n"
+    return tables.csv(["detector", "framework", "source", "n_fit", "n_test"] + [
+        f"{m}_{s}" for m in METRICS for s in ("mean", "std")], rows)
 
 
 def write_tables(config: FrameworksConfig, workdir: Path, runs: list[dict],
