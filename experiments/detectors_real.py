@@ -39,7 +39,7 @@ from experiments.common import main, prepare_workdir
 from jtsgen.config import check_choices, write_outputs
 from jtsgen.data import fit_standard_scaler, load_kpi, load_nab, sliding_windows
 from jtsgen.data.nab import NAB_SUBSETS
-from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
+from jtsgen.detect import registry
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
@@ -55,7 +55,7 @@ COLUMNS = ("detector",) + tuple(f"{m}_{s}" for m in METRICS for s in ("mean", "s
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(DetectorSettings):
     profile: str = "quick"
     seed: int = 0
     n_runs: int = 1
@@ -70,11 +70,6 @@ class Config:
     train_frac: float = 0.8
     pa_thresholds: int = 200
     detectors: tuple[str, ...] = DETECTORS
-    baselines: baselines.Config = DetectorSettings.baselines
-    sr_cnn: sr_cnn.Config = DetectorSettings.sr_cnn
-    vae: vae_detector.Config = DetectorSettings.vae
-    robusttad: robusttad.Config = DetectorSettings.robusttad
-    ncad: ncad.Config = DetectorSettings.ncad
 
 
 def get_config(profile: str = "quick") -> Config:

@@ -40,7 +40,7 @@ import numpy as np
 from experiments.common import main, prepare_workdir
 from jtsgen.config import check_choices, write_outputs
 from jtsgen.data import make_sines, scaled_split
-from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
+from jtsgen.detect import registry
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
@@ -54,7 +54,7 @@ COLUMNS = ("detector",) + tuple(f"{m}_{s}" for m in METRICS for s in ("mean", "s
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(DetectorSettings):
     profile: str = "quick"
     seed: int = 0
     n_runs: int = 1
@@ -65,11 +65,6 @@ class Config:
     kinds: tuple[str, ...] = ("point", "level_shift")
     train_frac: float = 0.8
     detectors: tuple[str, ...] = DETECTORS
-    baselines: baselines.Config = DetectorSettings.baselines
-    sr_cnn: sr_cnn.Config = DetectorSettings.sr_cnn
-    vae: vae_detector.Config = DetectorSettings.vae
-    robusttad: robusttad.Config = DetectorSettings.robusttad
-    ncad: ncad.Config = DetectorSettings.ncad
 
 
 def get_config(profile: str = "quick") -> Config:

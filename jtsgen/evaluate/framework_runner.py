@@ -48,7 +48,7 @@ import numpy as np
 
 from jtsgen.augment import augment_batch, get_augmenter
 from jtsgen.config import check_choices, to_dict, write_json, write_outputs
-from jtsgen.detect import baselines, ncad, registry, robusttad, sr_cnn, vae_detector
+from jtsgen.detect import registry
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
@@ -82,7 +82,7 @@ GENERATE_CHUNK = 512
 
 
 @dataclasses.dataclass(frozen=True)
-class FrameworksConfig:
+class FrameworksConfig(DetectorSettings):
     """The settings every four-framework experiment has; each adds its data's."""
 
     profile: str = "quick"
@@ -110,12 +110,6 @@ class FrameworksConfig:
     devices: int = 1
     baseline_steps: int = 600
     model: CGATSConfig = GeneratorSettings.model  # C-GATS, the quick profile's
-    # detector settings (jtsgen.detect.registry.fit_detector reads them)
-    baselines: baselines.Config = DetectorSettings.baselines
-    sr_cnn: sr_cnn.Config = DetectorSettings.sr_cnn
-    vae: vae_detector.Config = DetectorSettings.vae
-    robusttad: robusttad.Config = DetectorSettings.robusttad
-    ncad: ncad.Config = DetectorSettings.ncad
 
 
 def profile_settings(profile: str) -> dict:

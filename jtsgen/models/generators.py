@@ -48,28 +48,28 @@ class Trained(struct.PyTreeNode):
 
 class Generator(NamedTuple):
     display: str
-    generate: Callable[[Any, jax.Array, np.ndarray], np.ndarray]
+    generate: Callable[[Any, jax.Array, np.ndarray], Any]  # -> x_btc (array-like)
 
 
-def _labels(state: Trained, labels_bt) -> jax.Array:
-    return jnp.asarray(check_labels(labels_bt, state.config.seq_len, source="labels_bt"))
+def _labels(state: Trained, labels_bt) -> np.ndarray:
+    return check_labels(labels_bt, state.config.seq_len, source="labels_bt")
 
 
 def _generate_rcgan(state: Trained, key: jax.Array, labels_bt) -> np.ndarray:
-    return np.asarray(rcgan.generate(state.params, key, _labels(state, labels_bt), state.config))
+    return rcgan.generate(state.params, key, _labels(state, labels_bt), state.config)
 
 
 def _generate_ddpm(state: Trained, key: jax.Array, labels_bt) -> np.ndarray:
     y = _labels(state, labels_bt)
-    return np.asarray(ddpm.sample(state.params, key, int(y.shape[0]), state.config, labels_bt=y))
+    return ddpm.sample(state.params, key, y.shape[0], state.config, labels_bt=y)
 
 
 def _generate_lstm_vae(state: Trained, key: jax.Array, labels_bt) -> np.ndarray:
     y = _labels(state, labels_bt)
-    if bool(jnp.any(y > 0)):
+    if y.any():
         raise InputError("labels_bt", "the LSTM-VAE is unconditional: it generates normal "
                                       "series only (all-zero label vectors)")
-    return np.asarray(lstm_vae.generate(state.params, key, int(y.shape[0]), state.config))
+    return lstm_vae.generate(state.params, key, y.shape[0], state.config)
 
 
 GENERATORS: dict[str, Generator] = {
