@@ -1,5 +1,12 @@
 """Compiled training core: jitted/fused steps, fit loop, checkpoints, ensembles, sharding."""
 
+from jtsgen.train.dp import (
+    clip_per_example,
+    epsilon,
+    fit_dp,
+    make_dp_step_fn,
+    per_example_grads,
+)
 from jtsgen.train.ensemble import (
     fit_ensemble,
     init_replicas,
@@ -32,6 +39,11 @@ from jtsgen.train.step import (
 
 __all__ = [
     "adam",
+    "clip_per_example",
+    "epsilon",
+    "fit_dp",
+    "make_dp_step_fn",
+    "per_example_grads",
     "FitResult",
     "PackedLayout",
     "TrainingDiverged",
