@@ -1,22 +1,77 @@
-"""Temporal fidelity and privacy distances between real and synthetic series (seed 000).
+"""Fidelity of synthetic series: how far is the synthetic distribution from the real one?
 
-All functions take univariate batches ``real_bt [N, T]`` and ``fake_bt [M, T]`` and
-compare distributions (not pairs), vectorised over series:
+Every function compares two sets (distributions, not pairs): ``real [N, T]`` or
+``[N, T, C]`` against ``fake [M, T]`` or ``[M, T, C]`` (any generator's output).
+Closed-form distances (seed 000 and the usual time-series GAN metrics):
 
 * ``acf_distance`` — mean |ACF_real(k) - ACF_fake(k)| over lags 1..``nlags`` of the
-  batch-averaged autocorrelation functions (0 = identical temporal structure);
+  batch-averaged autocorrelation functions; 0 = identical temporal structure;
 * ``trend_distance`` — |mean slope_real - mean slope_fake| of per-series least-squares lines;
 * ``std_ratio`` — std(fake) / std(real) over all values (1 = matched variability);
 * ``spectral_distance`` — total-variation distance between the batch-mean normalised
-  power spectra (in [0, 1]);
+  power spectra, in [0, 1];
+  (these four are per channel, averaged over channels for ``[N, T, C]``)
 * ``dcr_ratio`` — median distance to closest real record of synthetic series divided
   by the same for real series against the other real series (leave-one-out); values
-  well below 1 mean the generator copies training records.
+  well below 1 mean the generator copies records (a proper hold-out comparison is in
+  :mod:`jtsgen.evaluate.privacy`);
+* ``mmd2`` — unbiased squared maximum mean discrepancy of flattened windows with an
+  RBF kernel (median-heuristic bandwidth); 0 in expectation for one distribution;
+* ``correlation_distance`` — mean |corr_real - corr_fake| over channel pairs of the
+  cross-channel correlation matrices (multivariate only), in [0, 2].
+
+Scores that train a small network through :func:`jtsgen.train.fit` (each takes a
+``key`` and small default step counts, seconds on a CPU):
+
+* ``discriminative_score`` (TimeGAN) — an LSTM classifier is trained to tell real from
+  synthetic windows on 80 % of an equal number of each; |held-out accuracy - 0.5|,
+  in [0, 0.5], 0 = indistinguishable;
+* ``predictive_score`` (TimeGAN, train on synthetic, test on real) — an LSTM trained
+  on the synthetic windows to predict every next step ``x[t+1]`` from ``x[:t+1]``;
+  its mean absolute error on the real windows (lower is better; the floor is the
+  same model trained on real data);
+* ``context_fid`` (Context-FID) — Fréchet distance between the embeddings of real and
+  synthetic windows by a small convolutional encoder trained contrastively (two
+  augmented views of a window attract, other windows repel) on the real data only;
+  0 = identical embedding statistics.
 """
 
 from __future__ import annotations
 
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
+
+from jtsgen.errors import InputError
+from jtsgen.evaluate.privacy import closest_distances
+from jtsgen.nn.conv import Conv1D
+from jtsgen.nn.lstm import LSTM, Dense
+from jtsgen.train import adam, create_state, fit, sample_rows
+
+
+def as_btc(x) -> np.ndarray:
+    """``[N, T]`` -> ``[N, T, 1]``; ``[N, T, C]`` unchanged (float64)."""
+    x = np.asarray(x, np.float64)
+    if x.ndim not in (2, 3):
+        raise InputError("series", f"expected [N, T] or [N, T, C], got shape {x.shape}")
+    return x[..., None] if x.ndim == 2 else x
+
+
+def per_channel(fn):
+    """Lifts a univariate ``fn(real_bt, fake_bt, ...)`` to ``[N, T, C]`` inputs: the
+    mean of ``fn`` over channels (``[N, T]`` inputs go straight through)."""
+
+    @functools.wraps(fn)
+    def lifted(real, fake, *args, **kwargs):
+        real, fake = as_btc(real), as_btc(fake)
+        return float(np.mean([fn(real[..., c], fake[..., c], *args, **kwargs)
+                              for c in range(real.shape[-1])]))
+
+    return lifted
 
 
 def acf_bt(x_bt: np.ndarray, nlags: int) -> np.ndarray:
@@ -29,6 +84,7 @@ def acf_bt(x_bt: np.ndarray, nlags: int) -> np.ndarray:
     )
 
 
+@per_channel
 def acf_distance(real_bt: np.ndarray, fake_bt: np.ndarray, nlags: int = 20) -> float:
     a, b = acf_bt(real_bt, nlags).mean(0), acf_bt(fake_bt, nlags).mean(0)
     return float(np.mean(np.abs(a[1:] - b[1:])))
@@ -41,14 +97,17 @@ def slopes_b(x_bt: np.ndarray) -> np.ndarray:
     return (x_bt - x_bt.mean(axis=1, keepdims=True)) @ t / (t @ t)
 
 
+@per_channel
 def trend_distance(real_bt: np.ndarray, fake_bt: np.ndarray) -> float:
     return float(abs(slopes_b(real_bt).mean() - slopes_b(fake_bt).mean()))
 
 
+@per_channel
 def std_ratio(real_bt: np.ndarray, fake_bt: np.ndarray) -> float:
     return float(np.std(fake_bt) / max(np.std(real_bt), 1e-12))
 
 
+@per_channel
 def spectral_distance(real_bt: np.ndarray, fake_bt: np.ndarray) -> float:
     def spectrum(x):
         p = np.abs(np.fft.rfft(x - x.mean(axis=1, keepdims=True), axis=1)) ** 2
@@ -58,31 +117,235 @@ def spectral_distance(real_bt: np.ndarray, fake_bt: np.ndarray) -> float:
     return float(0.5 * np.abs(spectrum(real_bt) - spectrum(fake_bt)).sum())
 
 
-def _min_dist(a_bt: np.ndarray, b_bt: np.ndarray, exclude_self: bool) -> np.ndarray:
-    d = np.sqrt(np.maximum(
-        (a_bt**2).sum(1)[:, None] + (b_bt**2).sum(1)[None, :] - 2 * a_bt @ b_bt.T, 0.0
-    ))
-    if exclude_self:
-        np.fill_diagonal(d, np.inf)
-    return d.min(axis=1)
-
-
-def dcr_ratio(real_bt: np.ndarray, fake_bt: np.ndarray) -> float:
-    fake_to_real = np.median(_min_dist(fake_bt, real_bt, False))
-    real_to_real = np.median(_min_dist(real_bt, real_bt, True))
+def dcr_ratio(real, fake) -> float:
+    fake_to_real = np.median(closest_distances(fake, real)[:, 0])
+    real_to_real = np.median(closest_distances(real, real, exclude_self=True)[:, 0])
     return float(fake_to_real / max(real_to_real, 1e-12))
 
 
-def fidelity_report(real_bt: np.ndarray, fake_bt: np.ndarray) -> dict[str, float]:
-    """All the measures above, as a flat dict."""
-    real_bt, fake_bt = np.asarray(real_bt, np.float64), np.asarray(fake_bt, np.float64)
-    return {
-        "acf_distance": acf_distance(real_bt, fake_bt),
-        "trend_distance": trend_distance(real_bt, fake_bt),
-        "std_ratio": std_ratio(real_bt, fake_bt),
-        "spectral_distance": spectral_distance(real_bt, fake_bt),
-        "dcr_ratio": dcr_ratio(real_bt, fake_bt),
+@jax.jit
+def _mmd2(x_nd: jax.Array, y_md: jax.Array) -> jax.Array:
+    n, m = x_nd.shape[0], y_md.shape[0]
+    z = jnp.concatenate([x_nd, y_md])
+    sq = jnp.sum(z**2, axis=1)
+    d2 = jnp.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
+    iu = jnp.triu_indices(n + m, 1)
+    bandwidth2 = jnp.maximum(jnp.median(d2[iu]), 1e-12)  # median heuristic: sigma = median
+    k = jnp.exp(-d2 / (2.0 * bandwidth2))
+    kxx, kyy, kxy = k[:n, :n], k[n:, n:], k[:n, n:]
+    xx = (kxx.sum() - jnp.trace(kxx)) / (n * (n - 1))
+    yy = (kyy.sum() - jnp.trace(kyy)) / (m * (m - 1))
+    return xx + yy - 2.0 * kxy.mean()
+
+
+def mmd2(real, fake) -> float:
+    """Unbiased MMD² of the flattened windows ``[N, T*C]`` vs ``[M, T*C]`` with the RBF
+    kernel ``exp(-|x-y|² / 2σ²)``, σ = median pairwise distance of the pooled sample.
+    Expectation 0 iff the distributions match; the estimate can be slightly negative."""
+    x, y = as_btc(real), as_btc(fake)
+    return float(_mmd2(jnp.asarray(x.reshape(len(x), -1), jnp.float32),
+                       jnp.asarray(y.reshape(len(y), -1), jnp.float32)))
+
+
+def correlation_matrix(x_btc) -> np.ndarray:
+    """Pearson correlation between channels over all series and steps: ``[C, C]``."""
+    x = as_btc(x_btc)
+    return np.corrcoef(x.reshape(-1, x.shape[-1]), rowvar=False)
+
+
+def correlation_distance(real_btc, fake_btc) -> float:
+    """Mean |corr_real - corr_fake| over the ``C(C-1)/2`` channel pairs, in [0, 2]."""
+    real, fake = as_btc(real_btc), as_btc(fake_btc)
+    c = real.shape[-1]
+    if c < 2:
+        raise InputError("real_btc", "cross-channel correlation needs at least 2 channels")
+    iu = np.triu_indices(c, 1)
+    return float(np.mean(np.abs(correlation_matrix(real)[iu] - correlation_matrix(fake)[iu])))
+
+
+def frechet_distance(a_nd: np.ndarray, b_nd: np.ndarray) -> float:
+    """Fréchet distance of Gaussians fitted to two sets of embeddings ``[N, D]``, ``[M, D]``:
+    ``|mu_a - mu_b|² + tr(S_a + S_b - 2 (S_a S_b)^{1/2})``."""
+    a, b = np.asarray(a_nd, np.float64), np.asarray(b_nd, np.float64)
+    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(sa)
+    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ sb @ root_a), 0.0, None)).sum()
+    diff = a.mean(0) - b.mean(0)
+    # >= 0 in exact arithmetic; clamp the rounding error of near-singular covariances
+    return float(max(diff @ diff + np.trace(sa) + np.trace(sb) - 2.0 * cross, 0.0))
+
+
+# --- scores that train a small network -------------------------------------------------
+
+
+class SequenceHead(nn.Module):
+    """LSTM over ``x_btc [B, T, C]`` then a linear layer: ``[B, out]`` from the last
+    hidden state, or ``[B, T, out]`` from every step (``per_step``)."""
+
+    hidden: int
+    out: int
+    per_step: bool = False
+
+    @nn.compact
+    def __call__(self, x_btc):
+        h_bth, (h_bh, _) = LSTM(self.hidden)(x_btc)
+        return Dense(self.out)(h_bth if self.per_step else h_bh)
+
+
+@functools.cache
+def _classifier_loss(hidden: int):
+    model = SequenceHead(hidden, 1)
+
+    def loss_fn(params, batch, key):
+        x_btc, y_b = batch
+        logits = model.apply({"params": params}, x_btc)[:, 0]
+        return optax.sigmoid_binary_cross_entropy(logits, y_b).mean(), {}
+
+    return loss_fn
+
+
+@functools.cache
+def _predictor_loss(hidden: int, channels: int):
+    model = SequenceHead(hidden, channels, per_step=True)
+
+    def loss_fn(params, x_btc, key):
+        pred = model.apply({"params": params}, x_btc[:, :-1])
+        return jnp.abs(pred - x_btc[:, 1:]).mean(), {}
+
+    return loss_fn
+
+
+def _train(model, loss_fn, data, key, steps: int, batch: int, lr: float):
+    """Initialises ``model`` on one row of ``data`` and fits ``loss_fn`` for ``steps``."""
+    init_key, fit_key = jax.random.split(key)
+    x0 = jax.tree.leaves(data)[0][:1]
+    state = create_state(model.init(init_key, x0)["params"], adam(lr))
+    return fit(state, data, fit_key, loss_fn=loss_fn, sampler=sample_rows(batch),
+               num_steps=steps, steps_per_call=steps, progress=False).state.params
+
+
+def discriminative_score(real, fake, key: jax.Array, *, hidden: int = 16, steps: int = 300,
+                         batch: int = 64, lr: float = 5e-3) -> float:
+    """|held-out accuracy - 0.5| of an LSTM telling ``real [N, T(, C)]`` from
+    ``fake [M, T(, C)]``: n = min(N, M) windows of each, 80 % to train, 20 % to test."""
+    real, fake = as_btc(real), as_btc(fake)
+    n = min(len(real), len(fake))
+    kr, kf, kt = jax.random.split(key, 3)
+    pick = [np.asarray(jax.random.permutation(k, len(x)))[:n] for k, x in ((kr, real), (kf, fake))]
+    cut = int(0.8 * n)
+    x = np.concatenate([real[pick[0]], fake[pick[1]]]).astype(np.float32)
+    y = np.concatenate([np.zeros(n), np.ones(n)]).astype(np.float32)
+    fit_rows = np.r_[0:cut, n:n + cut]
+    test_rows = np.r_[cut:n, n + cut:2 * n]
+    model = SequenceHead(hidden, 1)
+    params = _train(model, _classifier_loss(hidden), (jnp.asarray(x[fit_rows]),
+                    jnp.asarray(y[fit_rows])), kt, steps, batch, lr)
+    logits = np.asarray(model.apply({"params": params}, jnp.asarray(x[test_rows])))[:, 0]
+    return float(abs(np.mean((logits > 0) == (y[test_rows] > 0.5)) - 0.5))
+
+
+def predictive_score(real, fake, key: jax.Array, *, hidden: int = 16, steps: int = 300,
+                     batch: int = 64, lr: float = 5e-3) -> float:
+    """MAE on ``real [N, T(, C)]`` of a one-step-ahead LSTM predictor trained on
+    ``fake [M, T(, C)]`` (train on synthetic, test on real)."""
+    real, fake = as_btc(real), as_btc(fake)
+    c = real.shape[-1]
+    model = SequenceHead(hidden, c, per_step=True)
+    params = _train(model, _predictor_loss(hidden, c), jnp.asarray(fake, jnp.float32), key,
+                    steps, batch, lr)
+    x = jnp.asarray(real, jnp.float32)
+    return float(jnp.abs(model.apply({"params": params}, x[:, :-1]) - x[:, 1:]).mean())
+
+
+class ConvEncoder(nn.Module):
+    """``x_btc [B, T, C]`` -> embedding ``[B, features]``: two dilated convolutions,
+    max over time, a linear layer."""
+
+    width: int = 32
+    features: int = 16
+
+    @nn.compact
+    def __call__(self, x_btc):
+        h = nn.gelu(Conv1D(self.width, 5, padding="same")(x_btc))
+        h = nn.gelu(Conv1D(self.width, 5, dilation=2, padding="same")(h))
+        return Dense(self.features)(h.max(axis=1))
+
+
+def _views(key, x_btc, crop: int):
+    """A random crop of ``crop`` steps, scaled by N(1, 0.1²) and jittered with N(0, 0.1²)."""
+    b, t, c = x_btc.shape
+    k1, k2, k3 = jax.random.split(key, 3)
+    start = jax.random.randint(k1, (b,), 0, t - crop + 1)
+    x = jax.vmap(lambda xi, s: jax.lax.dynamic_slice_in_dim(xi, s, crop))(x_btc, start)
+    x = x * (1.0 + 0.1 * jax.random.normal(k2, (b, 1, c)))
+    return x + 0.1 * jax.random.normal(k3, x.shape)
+
+
+@functools.cache
+def _contrastive_loss(width: int, features: int, crop: int, temperature: float = 0.1):
+    model = ConvEncoder(width, features)
+
+    def loss_fn(params, x_btc, key):
+        k1, k2 = jax.random.split(key)
+        z = [model.apply({"params": params}, _views(k, x_btc, crop)) for k in (k1, k2)]
+        z1, z2 = (v / (jnp.linalg.norm(v, axis=1, keepdims=True) + 1e-8) for v in z)
+        logits = z1 @ z2.T / temperature
+        target = jnp.arange(x_btc.shape[0])
+        loss = 0.5 * (optax.softmax_cross_entropy_with_integer_labels(logits, target).mean()
+                      + optax.softmax_cross_entropy_with_integer_labels(logits.T, target).mean())
+        return loss, {}
+
+    return loss_fn
+
+
+def fit_context_encoder(real, key: jax.Array, *, width: int = 32, features: int = 16,
+                        steps: int = 200, batch: int = 64, lr: float = 3e-3):
+    """Trains the Context-FID encoder on ``real [N, T(, C)]`` only; returns
+    ``embed(x [M, T(, C)]) -> [M, features]`` (inputs scaled by the real data's
+    per-channel mean and std)."""
+    real = as_btc(real)
+    mean, std = real.mean(axis=(0, 1)), real.std(axis=(0, 1)) + 1e-8
+    crop = max(2, int(0.75 * real.shape[1]))
+    model = ConvEncoder(width, features)
+    x = jnp.asarray((real - mean) / std, jnp.float32)
+    params = _train(model, _contrastive_loss(width, features, crop), x, key, steps, batch, lr)
+
+    def embed(x_btc) -> np.ndarray:
+        z = jnp.asarray((as_btc(x_btc) - mean) / std, jnp.float32)
+        return np.asarray(model.apply({"params": params}, z))
+
+    return embed
+
+
+def context_fid(real, fake, key: jax.Array | None = None, *, embed=None) -> float:
+    """Fréchet distance of ``real`` and ``fake`` embeddings by ``embed`` (default: a
+    fresh :func:`fit_context_encoder` on ``real`` with ``key``)."""
+    embed = embed or fit_context_encoder(real, key)
+    return frechet_distance(embed(real), embed(fake))
+
+
+def fidelity_report(real, fake, *, key: jax.Array | None = None) -> dict[str, float]:
+    """The closed-form measures above as a flat dict (``correlation_distance`` only for
+    ``C > 1``); with a ``key`` also the three trained scores
+    (default step counts)."""
+    real, fake = as_btc(real), as_btc(fake)
+    report = {
+        "acf_distance": acf_distance(real, fake),
+        "trend_distance": trend_distance(real, fake),
+        "std_ratio": std_ratio(real, fake),
+        "spectral_distance": spectral_distance(real, fake),
+        "dcr_ratio": dcr_ratio(real, fake),
+        "mmd2": mmd2(real, fake),
     }
+    if real.shape[-1] > 1:
+        report["correlation_distance"] = correlation_distance(real, fake)
+    if key is not None:
+        k1, k2, k3 = jax.random.split(key, 3)
+        report["discriminative_score"] = discriminative_score(real, fake, k1)
+        report["predictive_score"] = predictive_score(real, fake, k2)
+        report["context_fid"] = context_fid(real, fake, k3)
+    return report
 
 
 def markdown_table(metrics: dict[str, float]) -> str:
