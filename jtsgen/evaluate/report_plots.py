@@ -1,0 +1,123 @@
+"""Visual checks for any real-vs-synthetic pair, saved as PNG (matplotlib Agg).
+
+Inputs are ``real [N, T]`` or ``[N, T, C]`` and ``fake [M, T(, C)]``; every figure
+overlays real (red) and synthetic (blue):
+
+* :func:`plot_histograms` — value histograms, one panel per channel;
+* :func:`plot_acf` — batch-mean autocorrelation of each channel with a ±1 std band;
+* :func:`plot_embedding` — PCA (fitted on the real windows) and t-SNE (on both) of the
+  flattened windows;
+* :func:`plot_sample_grid` — a grid of real (top rows) and synthetic (bottom rows)
+  windows, first channel;
+* :func:`save_report` — all four into a directory; returns the paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jtsgen.evaluate.fidelity import acf_bt, as_btc  # noqa: E402
+
+REAL, FAKE = "tab:red", "tab:blue"
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_histograms(real, fake, path: Path, bins: int = 50) -> Path:
+    real, fake = as_btc(real), as_btc(fake)
+    c = real.shape[-1]
+    fig, axes = plt.subplots(1, c, figsize=(4 * c, 3), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        lo = min(real[..., i].min(), fake[..., i].min())
+        hi = max(real[..., i].max(), fake[..., i].max())
+        edges = np.linspace(lo, hi, bins + 1)
+        ax.hist(real[..., i].ravel(), edges, density=True, alpha=0.5, color=REAL, label="real")
+        ax.hist(fake[..., i].ravel(), edges, density=True, alpha=0.5, color=FAKE,
+                label="synthetic")
+        ax.set_title(f"values, channel {i}", fontsize=9)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_acf(real, fake, path: Path, nlags: int = 30) -> Path:
+    real, fake = as_btc(real), as_btc(fake)
+    c = real.shape[-1]
+    nlags = min(nlags, real.shape[1] - 1)
+    lags = np.arange(nlags + 1)
+    fig, axes = plt.subplots(1, c, figsize=(4 * c, 3), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        for x, color, name in ((real, REAL, "real"), (fake, FAKE, "synthetic")):
+            acf = acf_bt(x[..., i], nlags)
+            mean, std = acf.mean(0), acf.std(0)
+            ax.plot(lags, mean, color=color, label=name)
+            ax.fill_between(lags, mean - std, mean + std, color=color, alpha=0.15, lw=0)
+        ax.axhline(0.0, color="grey", lw=0.5)
+        ax.set_title(f"autocorrelation, channel {i}", fontsize=9)
+        ax.set_xlabel("lag")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_embedding(real, fake, path: Path, seed: int = 0, max_points: int = 500) -> Path:
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(seed)
+    real, fake = as_btc(real), as_btc(fake)
+    real = real[rng.permutation(len(real))[:max_points]].reshape(min(len(real), max_points), -1)
+    fake = fake[rng.permutation(len(fake))[:max_points]].reshape(min(len(fake), max_points), -1)
+    both = np.concatenate([real, fake])
+    pca = PCA(n_components=2, random_state=seed).fit(real)
+    perplexity = max(2.0, min(30.0, (len(both) - 1) / 3))
+    tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(both)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    for ax, pts, title in ((axes[0], pca.transform(both), "PCA (fitted on real)"),
+                           (axes[1], tsne, "t-SNE")):
+        ax.scatter(*pts[: len(real)].T, s=6, alpha=0.5, color=REAL, label="real")
+        ax.scatter(*pts[len(real):].T, s=6, alpha=0.5, color=FAKE, label="synthetic")
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_sample_grid(real, fake, path: Path, rows: int = 2, cols: int = 4, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    real, fake = as_btc(real), as_btc(fake)
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(2.6 * cols, 1.5 * 2 * rows),
+                             sharex=True, sharey=True, squeeze=False)
+    for x, color, offset, name in ((real, REAL, 0, "real"), (fake, FAKE, rows, "synthetic")):
+        pick = rng.permutation(len(x))[: rows * cols]
+        for j, ax in enumerate(axes[offset:offset + rows].ravel()):
+            if j < len(pick):
+                ax.plot(x[pick[j], :, 0], color=color, lw=1)
+        axes[offset, 0].set_title(name, fontsize=9, loc="left")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_report(real, fake, outdir: Path, seed: int = 0) -> dict[str, Path]:
+    """Writes ``histograms.png``, ``acf.png``, ``embedding.png`` and ``samples.png``."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    return {
+        "histograms": plot_histograms(real, fake, outdir / "histograms.png"),
+        "acf": plot_acf(real, fake, outdir / "acf.png"),
+        "embedding": plot_embedding(real, fake, outdir / "embedding.png", seed=seed),
+        "samples": plot_sample_grid(real, fake, outdir / "samples.png", seed=seed),
+    }
