@@ -164,7 +164,7 @@ def require_labels(values: np.ndarray, labels: np.ndarray, source: str) -> np.nd
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            source, f"labels must be 0 or 1; found {labels[row]!r} at row {row} "
+            source, f"labels must be 0 or 1; found {labels[row].item()!r} at row {row} "
             f"({int(bad.sum())} bad label(s))"
         )
     return labels.astype(np.float32)

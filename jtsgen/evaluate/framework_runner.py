@@ -157,7 +157,7 @@ def detector_plan(config: FrameworksConfig) -> list[tuple[str, list[tuple[str, s
 
 
 class SourceKeys(NamedTuple):
-    """:func:`synthetic_sets`' keys by purpose (``split(key, 8)`` in this order)."""
+    """:func:`synthetic_sets`' keys by purpose (:func:`source_keys`' split, in this order)."""
 
     cgats: jax.Array
     labels: jax.Array  # the label-model draws every generator gets
@@ -169,14 +169,33 @@ class SourceKeys(NamedTuple):
     unused: jax.Array
 
 
-def _generated(generate, key: jax.Array, labels_bt: np.ndarray) -> np.ndarray:
+def generate_in_chunks(generate, key: jax.Array, labels_bt: np.ndarray) -> np.ndarray:
     """``generate(key, labels)`` in chunks of :data:`GENERATE_CHUNK` label vectors."""
     chunks = [np.asarray(generate(jax.random.fold_in(key, i), labels_bt[s:s + GENERATE_CHUNK]))
               for i, s in enumerate(range(0, len(labels_bt), GENERATE_CHUNK))]
     return np.concatenate(chunks).astype(np.float32)
 
 
-def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str], key: jax.Array,
+def source_keys(seed: int, run: int) -> SourceKeys:
+    """The keys :func:`synthetic_sets` gets in run ``run`` of an experiment with ``seed``
+    (so ``jtsgen fit`` trains the generators that :func:`run_all`'s run 0 resumes)."""
+    run_key = jax.random.fold_in(jax.random.key(seed), run)
+    return SourceKeys(*jax.random.split(jax.random.fold_in(run_key, 1_000), 8))
+
+
+def samplers(config: FrameworksConfig, states: dict) -> dict[str, Callable]:
+    """``{name: (key, labels_bt) -> x_btc}`` for the trained ``states``; C-GATS samples at
+    ``config.temperature`` (-1: its calibrated one), the others at their defaults."""
+    sample = {name: functools.partial(generators.generate, name, state)
+              for name, state in states.items()}
+    if "cgats" in states:
+        temperature = None if config.temperature == -1 else config.temperature
+        sample["cgats"] = functools.partial(cgats.generate, states["cgats"],
+                                            temperature=temperature)
+    return sample
+
+
+def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str], keys: SourceKeys,
                    checkpoint_dir: Path | None, *, progress: bool = True,
                    stage: Stage = untimed) -> dict[str, Labelled]:
     """One synthetic set per source, each with as many series as ``train``.
@@ -185,7 +204,6 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     :func:`jtsgen.models.generators.train_generators`, ``generate NAME`` per generator.
     """
     out = {}
-    keys = SourceKeys(*jax.random.split(key, 8))
     for i, name in enumerate(sorted(sources & set(AUGMENTERS))):
         fn, params = get_augmenter(name), AUGMENTERS[name][1]
         x, y = stage(f"augment {name}", lambda fn=fn, params=params, i=i: augment_batch(
@@ -199,16 +217,13 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
         train.x_btc, train.y_bt, GeneratorSettings(config.model, config.baseline_steps),
         checkpoint_dir=checkpoint_dir, progress=progress, mesh=local_mesh(config.devices),
         stage=stage)
-    temperature = None if config.temperature == -1 else config.temperature
-    sample = {name: functools.partial(generators.generate, name, states[name])
-              for name in wanted}
-    sample["cgats"] = functools.partial(cgats.generate, states["cgats"], temperature=temperature)
+    sample = samplers(config, states)
     n = train.x_btc.shape[0]
     labels = (cgats.draw_labels(states["cgats"], keys.labels, n)
               if config.synthetic_labels == "label_model" else train.y_bt)
     for name in sorted(wanted):
         x = stage(f"generate {name}",
-                  lambda name=name: _generated(sample[name], keys.generate, labels))
+                  lambda name=name: generate_in_chunks(sample[name], keys.generate, labels))
         out[name] = Labelled(x, np.asarray(labels, np.float32))
     return out
 
@@ -225,7 +240,7 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
     run_key = jax.random.fold_in(jax.random.key(config.seed), run)
     plan = detector_plan(config)
     sources = {src for _, pairs in plan for _, src in pairs if src is not None}
-    synth = synthetic_sets(config, train, sources, jax.random.fold_in(run_key, 1_000),
+    synth = synthetic_sets(config, train, sources, source_keys(config.seed, run),
                            checkpoint_dir, progress=progress, stage=stage)
     cells = []
     for d, (det, pairs) in enumerate(plan):
@@ -255,14 +270,17 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
 
 
 def run_all(config: FrameworksConfig, workdir: Path,
-            split: Callable[[int], tuple[Labelled, Labelled]]) -> list[dict]:
+            split: Callable[[int], tuple[Labelled, Labelled]], *,
+            checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
     """:func:`run_once` for runs ``0 .. n_runs - 1`` on ``split(run)``'s (train, test).
 
     Each finished run is saved as ``workdir/runs/run{r}.json`` with the settings it
     ran under (``n_runs`` aside) and read back by a rerun with the same settings, so
     an interrupted experiment resumes at its first unfinished run and a rerun with a
     larger ``n_runs`` only adds runs; a saved run of other settings is run again.
+    Generators checkpoint under ``checkpoints/run{r}`` (default ``workdir/checkpoints``).
     """
+    checkpoints = Path(checkpoints) if checkpoints else workdir / "checkpoints"
     settings = json.loads(json.dumps({k: v for k, v in to_dict(config).items()
                                       if k != "n_runs"}))
     runs = []
@@ -273,7 +291,7 @@ def run_all(config: FrameworksConfig, workdir: Path,
             print(f"run {r}: read back from {path}", flush=True)
             runs.append(saved["result"])
             continue
-        result = run_once(config, *split(r), r, workdir / "checkpoints" / f"run{r}")
+        result = run_once(config, *split(r), r, checkpoints / f"run{r}", progress=progress)
         write_json(path, {"settings": settings, "result": result})
         runs.append(result)
     return runs
