@@ -1,9 +1,10 @@
 """The ``jtsgen`` command: fit a generator on your labelled metrics, generate, evaluate.
 
 ``jtsgen fit DATA --workdir W``, ``jtsgen generate W --out synth.csv``, ``jtsgen
-evaluate W``, ``jtsgen report W``; ``jtsgen SUBCOMMAND --help`` for the options. The
-work happens in :mod:`jtsgen.app.api`; bad input stops with one line naming the file
-or flag (exit code 2).
+evaluate W``, ``jtsgen report W``; ``jtsgen example OUT.csv`` writes data to try them
+on; ``jtsgen SUBCOMMAND --help`` for the options. The work happens in
+:mod:`jtsgen.app.api`; bad input stops with one line naming the file or flag (exit
+code 2).
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--runs", type=int, default=None, help="runs (mean ± std); default "
                                                            "the profile's")
 
+    ex = sub.add_parser("example", help="write an example CSV to try the commands on",
+                        epilog=EPILOG, description="Writes two hosts' CPU load (columns time, "
+                        "host, cpu, label) with labelled spikes and level shifts.")
+    ex.add_argument("out", metavar="OUT", help="CSV to write")
+
     rep = sub.add_parser("report", help="fidelity and realism of the generated windows",
                          epilog=EPILOG, description="Compares generated with real training "
                          "windows; writes W/report.")
@@ -108,6 +114,14 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str]) -> dict | object:
     """Parses ``argv`` and runs the sub-command; returns its result."""
     args, rest = parser().parse_known_args(argv)
+    if args.command == "example":
+        from jtsgen.app.example import example_frame
+        from jtsgen.config import atomic_write_text
+
+        atomic_write_text(args.out, example_frame().to_csv(index=False))
+        print(f"example data in {args.out}: jtsgen fit {args.out} --series-col host "
+              "--time-col time --workdir runs/mine")
+        return {"out": args.out}
     from jtsgen.app import api  # after parsing: --help needs no JAX
 
     if args.command == "fit":

@@ -18,6 +18,8 @@ import pytest
 import jtsgen
 from jtsgen import cli
 from jtsgen.app import api
+from jtsgen.app.dataset import Columns, read_series
+from jtsgen.app.example import example_frame
 from jtsgen.errors import InputError
 
 NAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab"
@@ -36,21 +38,8 @@ def _nab_csv(path: Path) -> Path:
     return path
 
 
-def _hosts_csv(path: Path, n_time: int = 600, hosts: int = 2, seed: int = 0) -> Path:
-    """Two hosts' CPU load: a daily-like sine plus noise, with level shifts labelled."""
-    rng = np.random.default_rng(seed)
-    frames = []
-    for h in range(hosts):
-        t = np.arange(n_time)
-        x = 50 + 10 * h + 5 * np.sin(2 * np.pi * t / 48) + rng.normal(0, 0.5, n_time)
-        y = np.zeros(n_time, int)
-        for start in range(20 + 7 * h, n_time - 30, 120):
-            y[start:start + 8] = 1
-            x[start:start + 8] += 15
-        frames.append(pd.DataFrame({
-            "time": pd.date_range("2026-01-01", periods=n_time, freq="5min"),
-            "host": f"h{h}", "cpu": x, "is_anomaly": y}))
-    pd.concat(frames).to_csv(path, index=False)
+def _hosts_csv(path: Path) -> Path:
+    example_frame(n_time=1500, hosts=2).to_csv(path, index=False)
     return path
 
 
@@ -134,12 +123,12 @@ def test_report_measures_generated_against_real(nab_workdir):
 def test_python_api_on_a_multi_series_csv(tmp_path):
     data = _hosts_csv(tmp_path / "hosts.csv")
     work = tmp_path / "w"
-    fitted = jtsgen.fit(data, work, label_col="is_anomaly", time_col="time",
-                        series_col="host", profile="smoke", config=FAST, progress=False)
+    fitted = jtsgen.fit(data, work, time_col="time", series_col="host", profile="smoke",
+                        config={**FAST, "min_anomalous_windows": 4}, progress=False)
     assert fitted["series"] == 2
     frame = jtsgen.generate(work, 10, labels_from="train", out=tmp_path / "s.csv")
-    assert list(frame.columns) == ["window", "step", "host", "cpu", "is_anomaly"]
-    assert set(frame["host"]) <= {"hosts.csv:h0", "hosts.csv:h1"}
+    assert list(frame.columns) == ["window", "step", "host", "cpu", "label"]
+    assert set(frame["host"]) <= {"hosts.csv:host0", "hosts.csv:host1"}
     results = jtsgen.evaluate(work, detectors=["case2"], frameworks=["TRTR", "TSTR"],
                               progress=False)
     assert {r["framework"] for r in results["rows"]} == {"TRTR", "TSTR", "T(R+S)TR"}
@@ -254,7 +243,18 @@ def test_bad_flags_name_themselves(tmp_path, capsys):
         api.generate(tmp_path, 0)
 
 
-@pytest.mark.parametrize("command", [[], ["fit"], ["generate"], ["evaluate"], ["report"]])
+def test_example_data_is_what_fit_reads(tmp_path):
+    out = tmp_path / "metrics.csv"
+    assert cli.main(["example", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["time", "host", "cpu", "label"]
+    assert set(frame["label"]) == {0, 1} and frame.groupby("host").size().min() >= 1200
+    series = read_series(out, Columns(time="time", series="host"))
+    assert len(series) == 2 and all(s.anomaly_fraction > 0 for s in series)
+
+
+@pytest.mark.parametrize("command", [[], ["fit"], ["generate"], ["evaluate"], ["report"],
+                                     ["example"]])
 def test_help(command):
     done = subprocess.run([sys.executable, "-m", "jtsgen.cli", *command, "--help"],
                           capture_output=True, text=True, check=True)
