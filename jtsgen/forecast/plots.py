@@ -32,8 +32,8 @@ def forecasts(path: Path, x_ic: np.ndarray, y_hc: np.ndarray, preds: dict[str, n
     plt = _pyplot()
     n_in, horizon = x_ic.shape[0], y_hc.shape[0]
     show_last = min(show_last, n_in)
-    t_in = np.arange(n_in - show_last, n_in) - n_in
-    t_out = np.arange(horizon)
+    t_in = np.arange(1 - show_last, 1)  # the last input is the origin, 0
+    t_out = np.arange(1, horizon + 1)
     fig, axes = plt.subplots(len(channels), 1, figsize=(9, 2.4 * len(channels)), squeeze=False)
     for c, ax in enumerate(axes[:, 0]):
         ax.plot(t_in, x_ic[-show_last:, c], color="0.5", lw=1, label="input")
@@ -42,7 +42,7 @@ def forecasts(path: Path, x_ic: np.ndarray, y_hc: np.ndarray, preds: dict[str, n
             ax.plot(t_out, p_hc[:, c], lw=1.2, label=name)
         ax.set_ylabel(channels[c])
     axes[0, 0].legend(fontsize=7, ncol=4)
-    axes[-1, 0].set_xlabel("hours from the forecast origin")
+    axes[-1, 0].set_xlabel("hours from the forecast origin (0 = last input)")
     _save(fig, path)
 
 
