@@ -86,6 +86,7 @@ def acf_bt(x_bt: np.ndarray, nlags: int) -> np.ndarray:
 
 @per_channel
 def acf_distance(real_bt: np.ndarray, fake_bt: np.ndarray, nlags: int = 20) -> float:
+    nlags = min(nlags, real_bt.shape[1] - 1)  # lags up to T - 1 exist
     a, b = acf_bt(real_bt, nlags).mean(0), acf_bt(fake_bt, nlags).mean(0)
     return float(np.mean(np.abs(a[1:] - b[1:])))
 

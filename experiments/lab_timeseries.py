@@ -1,0 +1,164 @@
+"""Generative lab (issue 23): every fidelity and privacy metric for several generators.
+
+``python -m experiments.lab_timeseries [--profile smoke|quick] [--workdir DIR]
+[--config.key=value ...]``. Seed 000 series (trend + seasonal + spikes, each
+z-normalised) are split into a training set and a real hold-out of equal size.
+Trained on the training set: the LSTM-VAE, the same LSTM-VAE under DP-SGD, and the
+seed's MLP DDPM; two references: ``copy`` (the training records themselves: ideal
+fidelity, worst privacy) and ``noise`` (i.i.d. N(0, 1) values). Each generator's
+samples are compared with the hold-out (fidelity) and with train vs hold-out
+(privacy). Writes ``config.json``, ``results.json``, ``lab.md`` (one row per
+generator) and report plots under ``plots_<generator>/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.common import main, prepare_workdir
+from jtsgen.config import write_json
+from jtsgen.data.generators import make_trend_seasonal_spikes
+from jtsgen.evaluate import fidelity as F
+from jtsgen.evaluate.privacy import privacy_report
+from jtsgen.evaluate.report_plots import save_report
+from jtsgen.models import ddpm, lstm_vae
+from jtsgen.train import adam, create_state, epsilon, fit, fit_dp, sample_rows
+
+FIDELITY = ("acf_distance", "trend_distance", "std_ratio", "spectral_distance", "mmd2",
+            "discriminative_score", "predictive_score", "context_fid")
+PRIVACY = ("dcr_ratio", "share_closer_to_train", "nndr_train_median", "membership_auc")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    profile: str = "quick"
+    seed: int = 0
+    n_train: int = 1024
+    n_holdout: int = 256
+    seq_len: int = 50
+    batch_size: int = 32
+    vae_steps: int = 1500
+    ddpm_steps: int = 4000
+    dp_steps: int = 1000
+    dp_clip: float = 0.1
+    dp_noise_multiplier: float = 1.0
+    dp_delta: float = 1e-4  # below 1 / n_train
+    # clipped updates stay stable at a larger step than plain Adam (1e-3, the seed's)
+    dp_learning_rate: float = 3e-3
+    eval_steps: int = 300  # discriminative / predictive networks
+    encoder_steps: int = 200  # context-FID encoder
+    steps_per_call: int = 100
+    vae: lstm_vae.LSTMVAEConfig = lstm_vae.LSTMVAEConfig(seq_len=50)
+    ddpm: ddpm.DDPMConfig = ddpm.DDPMConfig(seq_len=50)
+
+
+def get_config(profile: str = "quick") -> Config:
+    """Profiles: smoke (seconds, tests) and quick (CPU minutes; the docs/lab.md table)."""
+    if profile == "smoke":
+        return Config(profile=profile, n_train=32, n_holdout=32, seq_len=16, batch_size=8,
+                      vae_steps=20, ddpm_steps=20, dp_steps=20, eval_steps=20,
+                      encoder_steps=20, steps_per_call=20, dp_delta=1e-3,
+                      vae=lstm_vae.LSTMVAEConfig(seq_len=16, hidden=8),
+                      ddpm=ddpm.DDPMConfig(seq_len=16, num_timesteps=10))
+    return Config(profile=profile)
+
+
+def load_data(config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """``(train [n_train, T, 1], holdout [n_holdout, T, 1])``: disjoint series, each
+    z-normalised."""
+    n = config.n_train + config.n_holdout
+    x = make_trend_seasonal_spikes(n, config.seq_len, config.seed).x_btc
+    x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
+    return x[: config.n_train].astype(np.float32), x[config.n_train:].astype(np.float32)
+
+
+def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple[dict, dict]:
+    """Samples ``{name: [n_holdout, T, 1]}`` of every generator and training facts."""
+    keys = jax.random.split(key, 8)
+    n, data = config.n_holdout, jnp.asarray(train)
+    common = dict(sampler=sample_rows(config.batch_size), steps_per_call=config.steps_per_call,
+                  progress=False)
+    vae_loss = lstm_vae.make_loss_fn(config.vae)
+    vae = fit(create_state(lstm_vae.init_params(keys[0], config.vae),
+                           adam(config.vae.learning_rate)), data, keys[1], loss_fn=vae_loss,
+              num_steps=config.vae_steps, **common)
+    dp_run = fit_dp(create_state(lstm_vae.init_params(keys[0], config.vae),
+                                 adam(config.dp_learning_rate)), data, keys[2], loss_fn=vae_loss,
+                    num_steps=config.dp_steps, clip=config.dp_clip,
+                    noise_multiplier=config.dp_noise_multiplier, **common)
+    dm = fit(create_state(ddpm.init_params(keys[3], config.ddpm),
+                          adam(config.ddpm.learning_rate)), data, keys[4],
+             loss_fn=ddpm.make_loss_fn(config.ddpm), num_steps=config.ddpm_steps, **common)
+    eps = epsilon(config.dp_noise_multiplier, config.batch_size / config.n_train,
+                  config.dp_steps, config.dp_delta)
+    samples = {
+        "copy": train[np.random.default_rng(config.seed).permutation(len(train))[:n]],
+        "lstm_vae": lstm_vae.generate(vae.state.params, keys[5], n, config.vae),
+        "lstm_vae_dp": lstm_vae.generate(dp_run.state.params, keys[5], n, config.vae),
+        "ddpm": ddpm.sample(dm.state.params, keys[6], n, config.ddpm),
+        "noise": jax.random.normal(keys[7], (n, config.seq_len, 1)),
+    }
+    facts = {"epsilon": eps, "delta": config.dp_delta,
+             "sample_rate": config.batch_size / config.n_train}
+    for name, run in (("lstm_vae", vae), ("lstm_vae_dp", dp_run), ("ddpm", dm)):
+        losses = run.history["loss"]
+        facts[f"{name}_loss_first10"] = float(np.mean(losses[:10]))
+        facts[f"{name}_loss_last10"] = float(np.mean(losses[-10:]))
+    facts["lstm_vae_dp_clipped_share"] = float(np.mean(dp_run.history["clipped_share"]))
+    return {k: np.asarray(v, np.float32) for k, v in samples.items()}, facts
+
+
+def evaluate(config: Config, train, holdout, samples: dict, key: jax.Array) -> dict:
+    """``{name: {metric: value}}``: fidelity against the hold-out, privacy train vs hold-out."""
+    k_enc, k_rows = jax.random.split(key)
+    embed = F.fit_context_encoder(holdout, k_enc, steps=config.encoder_steps)
+    rows = {}
+    for i, (name, synth) in enumerate(samples.items()):
+        k_disc, k_pred = jax.random.split(jax.random.fold_in(k_rows, i))
+        row = {m: v for m, v in F.fidelity_report(holdout, synth).items() if m in FIDELITY}
+        row["discriminative_score"] = F.discriminative_score(holdout, synth, k_disc,
+                                                             steps=config.eval_steps)
+        row["predictive_score"] = F.predictive_score(holdout, synth, k_pred,
+                                                     steps=config.eval_steps)
+        row["context_fid"] = F.context_fid(holdout, synth, embed=embed)
+        privacy = privacy_report(train, holdout, synth, seed=config.seed)
+        row.update({m: privacy[m] for m in PRIVACY})
+        rows[name] = row
+    return rows
+
+
+def markdown(rows: dict, facts: dict) -> str:
+    """One row per generator, one column per metric (privacy columns prefixed)."""
+    cols = list(FIDELITY) + list(PRIVACY)
+    head = "| generator | " + " | ".join(cols) + " |\n|---" + "|---:" * len(cols) + "|\n"
+    body = "".join(f"| {name} | " + " | ".join(f"{row[c]:.4f}" for c in cols) + " |\n"
+                   for name, row in rows.items())
+    note = (f"\nlstm_vae_dp: DP-SGD with ε = {facts['epsilon']:.2f} at δ = {facts['delta']:g} "
+            f"(RDP accountant, Poisson sampling assumed, q = {facts['sample_rate']:.4f}).\n")
+    return head + body + note
+
+
+def run(config: Config, workdir: str | Path) -> dict:
+    """Trains the generators, evaluates every metric, writes the table and plots."""
+    workdir = prepare_workdir(config, workdir)
+    train, holdout = load_data(config)
+    gen_key, eval_key = jax.random.split(jax.random.key(config.seed))
+    samples, facts = train_generators(config, train, gen_key)
+    rows = evaluate(config, train, holdout, samples, eval_key)
+    results = {"rows": rows, **facts}
+    write_json(workdir / "results.json", results)
+    (workdir / "lab.md").write_text(markdown(rows, facts))
+    for name in ("lstm_vae", "lstm_vae_dp", "ddpm"):
+        save_report(holdout, samples[name], workdir / f"plots_{name}", seed=config.seed)
+    print(markdown(rows, facts))
+    print(f"results in {workdir}")
+    return results
+
+
+if __name__ == "__main__":
+    main("lab_timeseries", get_config, run)
