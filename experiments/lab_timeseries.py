@@ -22,7 +22,8 @@ import numpy as np
 
 from experiments.common import main, prepare_workdir
 from jtsgen.config import write_json
-from jtsgen.data.generators import make_trend_seasonal_spikes
+from jtsgen.data.generators import make_hourly_multichannel, make_trend_seasonal_spikes
+from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
 from jtsgen.evaluate.privacy import privacy_report
 from jtsgen.evaluate.report_plots import save_report
@@ -38,6 +39,9 @@ PRIVACY = ("dcr_ratio", "share_closer_to_train", "nndr_train_median", "membershi
 class Config:
     profile: str = "quick"
     seed: int = 0
+    # "seed000": trend + seasonal + spikes, univariate; "seed003": hourly 3-channel
+    # series (Exercise 2), non-overlapping windows of seq_len hours
+    dataset: str = "seed000"
     n_train: int = 1024
     n_holdout: int = 256
     seq_len: int = 50
@@ -53,6 +57,7 @@ class Config:
     eval_steps: int = 300  # discriminative / predictive networks
     encoder_steps: int = 200  # context-FID encoder
     steps_per_call: int = 100
+    plots: tuple[str, ...] = ("lstm_vae", "lstm_vae_dp", "ddpm")  # report plots for these
     vae: lstm_vae.LSTMVAEConfig = lstm_vae.LSTMVAEConfig(seq_len=50)
     ddpm: ddpm.DDPMConfig = ddpm.DDPMConfig(seq_len=50)
 
@@ -62,17 +67,23 @@ def get_config(profile: str = "quick") -> Config:
     if profile == "smoke":
         return Config(profile=profile, n_train=32, n_holdout=32, seq_len=16, batch_size=8,
                       vae_steps=20, ddpm_steps=20, dp_steps=20, eval_steps=20,
-                      encoder_steps=20, steps_per_call=20, dp_delta=1e-3,
+                      encoder_steps=20, steps_per_call=20, dp_delta=1e-3, plots=("ddpm",),
                       vae=lstm_vae.LSTMVAEConfig(seq_len=16, hidden=8),
                       ddpm=ddpm.DDPMConfig(seq_len=16, num_timesteps=10))
     return Config(profile=profile)
 
 
 def load_data(config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """``(train [n_train, T, 1], holdout [n_holdout, T, 1])``: disjoint series, each
-    z-normalised."""
-    n = config.n_train + config.n_holdout
-    x = make_trend_seasonal_spikes(n, config.seq_len, config.seed).x_btc
+    """``(train [n_train, T, C], holdout [n_holdout, T, C])``: disjoint windows, each
+    channel of each window z-normalised."""
+    n, t = config.n_train + config.n_holdout, config.seq_len
+    if config.dataset == "seed000":
+        x = make_trend_seasonal_spikes(n, t, config.seed).x_btc
+    elif config.dataset == "seed003":
+        x = make_hourly_multichannel(n * t, 3, config.seed).x_tc.reshape(n, t, 3)
+        x = x[np.random.default_rng(config.seed).permutation(n)]
+    else:
+        raise InputError("dataset", f"must be 'seed000' or 'seed003', got {config.dataset!r}")
     x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
     return x[: config.n_train].astype(np.float32), x[config.n_train:].astype(np.float32)
 
@@ -80,7 +91,10 @@ def load_data(config: Config) -> tuple[np.ndarray, np.ndarray]:
 def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple[dict, dict]:
     """Samples ``{name: [n_holdout, T, 1]}`` of every generator and training facts."""
     keys = jax.random.split(key, 8)
-    n, data = config.n_holdout, jnp.asarray(train)
+    n, data, c = config.n_holdout, jnp.asarray(train), train.shape[-1]
+    config = dataclasses.replace(  # the networks take the data's channels and length
+        config, vae=dataclasses.replace(config.vae, seq_len=config.seq_len, channels=c),
+        ddpm=dataclasses.replace(config.ddpm, seq_len=config.seq_len, channels=c))
     common = dict(sampler=sample_rows(config.batch_size), steps_per_call=config.steps_per_call,
                   progress=False)
     vae_loss = lstm_vae.make_loss_fn(config.vae)
@@ -101,7 +115,7 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
         "lstm_vae": lstm_vae.generate(vae.state.params, keys[5], n, config.vae),
         "lstm_vae_dp": lstm_vae.generate(dp_run.state.params, keys[5], n, config.vae),
         "ddpm": ddpm.sample(dm.state.params, keys[6], n, config.ddpm),
-        "noise": jax.random.normal(keys[7], (n, config.seq_len, 1)),
+        "noise": jax.random.normal(keys[7], (n, config.seq_len, c)),
     }
     facts = {"epsilon": eps, "delta": config.dp_delta,
              "sample_rate": config.batch_size / config.n_train}
@@ -120,7 +134,8 @@ def evaluate(config: Config, train, holdout, samples: dict, key: jax.Array) -> d
     rows = {}
     for i, (name, synth) in enumerate(samples.items()):
         k_disc, k_pred = jax.random.split(jax.random.fold_in(k_rows, i))
-        row = {m: v for m, v in F.fidelity_report(holdout, synth).items() if m in FIDELITY}
+        row = {m: v for m, v in F.fidelity_report(holdout, synth).items()
+               if m in FIDELITY or m == "correlation_distance"}
         row["discriminative_score"] = F.discriminative_score(holdout, synth, k_disc,
                                                              steps=config.eval_steps)
         row["predictive_score"] = F.predictive_score(holdout, synth, k_pred,
@@ -134,7 +149,8 @@ def evaluate(config: Config, train, holdout, samples: dict, key: jax.Array) -> d
 
 def markdown(rows: dict, facts: dict) -> str:
     """One row per generator, one column per metric (privacy columns prefixed)."""
-    cols = list(FIDELITY) + list(PRIVACY)
+    extra = ["correlation_distance"] if "correlation_distance" in next(iter(rows.values())) else []
+    cols = list(FIDELITY) + extra + list(PRIVACY)
     head = "| generator | " + " | ".join(cols) + " |\n|---" + "|---:" * len(cols) + "|\n"
     body = "".join(f"| {name} | " + " | ".join(f"{row[c]:.4f}" for c in cols) + " |\n"
                    for name, row in rows.items())
@@ -153,7 +169,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     results = {"rows": rows, **facts}
     write_json(workdir / "results.json", results)
     (workdir / "lab.md").write_text(markdown(rows, facts))
-    for name in ("lstm_vae", "lstm_vae_dp", "ddpm"):
+    for name in config.plots:
         save_report(holdout, samples[name], workdir / f"plots_{name}", seed=config.seed)
     print(markdown(rows, facts))
     print(f"results in {workdir}")
