@@ -199,19 +199,19 @@ def run(config: Config, workdir: str | Path) -> dict:
         phi = baselines.fit_arima(train_scaled, config.arima_p)
         preds[f"ARIMA({config.arima_p},1,0)"] = baselines.arima_forecast(
             phi, data.test.x_bic, config.horizon)
-    trained = {}
+    trained, attn = {}, {}
     for kind in fm.FAMILIES:
         mcfg = model_config(config, kind, n_ch)
         res = train_forecaster(config, mcfg, data.train.x_bic, data.train.y_bhc, keys[kind],
                                ckpt / kind, kind)
         trained[kind] = (mcfg, res)
-        preds[f"{kind} seq2seq"], attn = fm.predict(res.state.params, data.test.x_bic, mcfg)
+        preds[f"{kind} seq2seq"], attn[kind] = fm.predict(res.state.params, data.test.x_bic, mcfg)
     records, best, preds["best of search"] = search(config, data, n_ch, keys["search"],
                                                      workdir, rmse)
     rows = [r for name, p in preds.items() for r in fmx.table_rows(name, truth, inv(p),
                                                                    min_abs=min_abs)]
     utility = synthetic_utility(config, data, trained["lstm"], keys, ckpt, truth, min_abs)
-    attention = attention_summary(attn, config.season)
+    attention = attention_summary(attn["attention"], config.season)
     overall = {r["model"]: {k: r[k] for k in ("rmse", "mae", "mape", "mape_coverage")}
                for r in rows if r["step"] == "all"}
     results = {
