@@ -117,7 +117,9 @@ def test_report_measures_generated_against_real(nab_workdir):
     assert 0.0 <= results["discriminative_accuracy"] <= 1.0
     assert results["realism"]["real"]["runs"] == results["realism"]["generated"]["runs"]
     assert all(np.isfinite(v) for v in results["fidelity"].values())
-    assert (nab_workdir[1] / "report" / "samples.png").stat().st_size > 0
+    assert 0.0 <= results["privacy"]["membership_auc"] <= 1.0
+    for name in ("report.md", "samples.png", "anomalies.png", "acf.png", "embedding.png"):
+        assert (nab_workdir[1] / "report" / name).stat().st_size > 0
 
 
 def test_python_api_on_a_multi_series_csv(tmp_path):

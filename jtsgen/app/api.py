@@ -64,7 +64,14 @@ from jtsgen.evaluate.framework_runner import (
     write_tables,
 )
 from jtsgen.evaluate.frameworks import FRAMEWORKS
+from jtsgen.evaluate.privacy import privacy_report
 from jtsgen.evaluate.realism import discriminative_score, summarise_runs
+from jtsgen.evaluate.report_plots import (
+    plot_acf,
+    plot_embedding,
+    plot_histograms,
+    plot_sample_grid,
+)
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats_labels import label_vector
 from jtsgen.models.generators import GeneratorSettings
@@ -401,11 +408,14 @@ def evaluate(workdir: str | Path, *, detectors: Sequence[str] | None = None,
 
 
 def report(workdir: str | Path, *, seed: int = 0) -> dict:
-    """Real vs generated training windows: seed 000's fidelity distances (generated for
-    the training windows' own label vectors), the anomaly-realism statistics of both
-    sets, the real-vs-generated classifier's held-out accuracy (0.5 best), and a
-    figure; written to ``workdir/report`` (``report.json``, ``report.md``,
-    ``samples.png``)."""
+    """Real vs generated training windows (generated for the training windows' own
+    label vectors): the fidelity distances of :mod:`jtsgen.evaluate.fidelity`, the
+    privacy measures of :mod:`jtsgen.evaluate.privacy` (the test part's windows are the
+    hold-out the generator never saw), the anomaly-realism statistics of both sets and
+    the real-vs-generated classifier's held-out accuracy (0.5 best); written to
+    ``workdir/report``: ``report.json``, ``report.md``, the figures of
+    :mod:`jtsgen.evaluate.report_plots` (value histograms, ACF, PCA/t-SNE of at most 200
+    windows each, a sample grid) and ``anomalies.png`` (labelled windows side by side)."""
     workdir = Path(workdir)
     cfg, split = load(workdir)
     states = trained_states(workdir)
@@ -416,13 +426,18 @@ def report(workdir: str | Path, *, seed: int = 0) -> dict:
                "generated": summarise_runs(fake, real.y_bt)}
     results = {"generator": cfg.generator, "windows": len(real.x_btc),
                "fidelity": fidelity_report(real.x_btc[..., 0], fake[..., 0]),
+               "privacy": privacy_report(real.x_btc, split.test.x_btc, fake, seed=seed),
                "realism": realism,
                "discriminative_accuracy": discriminative_score(real.x_btc, real.y_bt, fake,
                                                                real.y_bt, seed=seed)}
     out = workdir / "report"
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.json")
-    _report_figure(real.x_btc[..., 0], fake[..., 0], real.y_bt, out / "samples.png")
+    plot_histograms(real.x_btc, fake, out / "histograms.png")
+    plot_acf(real.x_btc, fake, out / "acf.png")
+    plot_embedding(real.x_btc, fake, out / "embedding.png", seed=seed, max_points=200)
+    plot_sample_grid(real.x_btc, fake, out / "samples.png", seed=seed)
+    _report_figure(real.x_btc[..., 0], fake[..., 0], real.y_bt, out / "anomalies.png")
     write_outputs(out, {"report.json": results}, {"report.md": _report_md(results)},
                   _report_md(results))
     return results
@@ -433,6 +448,8 @@ def _report_md(results: dict) -> str:
              "(generated for the same label vectors).", "", "| fidelity | value |",
              "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" for k, v in results["fidelity"].items()]
+    lines += ["", "| privacy (hold-out: the test part's windows) | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in results["privacy"].items()]
     lines += ["", "| anomaly realism | real | generated |", "|---|---|---|"]
     real, gen = results["realism"]["real"], results["realism"]["generated"]
     lines += [f"| {k} | {real[k]:.4f} | {gen[k]:.4f} |" for k in real]

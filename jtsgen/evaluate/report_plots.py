@@ -76,6 +76,7 @@ def plot_acf(real, fake, path: Path, nlags: int = 30) -> Path:
 def plot_embedding(real, fake, path: Path, seed: int = 0, max_points: int = 500) -> Path:
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
     real, fake = as_btc(real), as_btc(fake)
@@ -84,7 +85,11 @@ def plot_embedding(real, fake, path: Path, seed: int = 0, max_points: int = 500)
     both = np.concatenate([real, fake])
     pca = PCA(n_components=2, random_state=seed).fit(real)
     perplexity = max(2.0, min(30.0, (len(both) - 1) / 3))
-    tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(both)
+    # one OpenMP thread: beside JAX's threads (or pytest workers) more threads spin and
+    # make t-SNE several times slower (400 points: 45 s with all threads under load, 8 s)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        tsne = TSNE(2, perplexity=perplexity, init="pca",
+                    random_state=seed).fit_transform(both)
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
     for ax, pts, title in ((axes[0], pca.transform(both), "PCA (fitted on real)"),
                            (axes[1], tsne, "t-SNE")):
