@@ -8,7 +8,8 @@ seed's MLP DDPM; two references: ``copy`` (the training records themselves: idea
 fidelity, worst privacy) and ``noise`` (i.i.d. N(0, 1) values). Each generator's
 samples are compared with the hold-out (fidelity) and with train vs hold-out
 (privacy). Writes ``config.json``, ``results.json``, ``lab.md`` (one row per
-generator) and report plots under ``plots_<generator>/``.
+generator), ``samples.npz`` (the data and every generator's samples) and report
+plots under ``plots_<generator>/``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Config:
     dp_delta: float = 1e-4  # below 1 / n_train
     # clipped updates stay stable at a larger step than plain Adam (1e-3, the seed's)
     dp_learning_rate: float = 3e-3
-    eval_steps: int = 300  # discriminative / predictive networks
+    eval_steps: int = 1000  # discriminative / predictive networks (300 missed a collapse)
     encoder_steps: int = 200  # context-FID encoder
     steps_per_call: int = 100
     plots: tuple[str, ...] = ("lstm_vae", "lstm_vae_dp", "ddpm")  # report plots for these
@@ -168,6 +169,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     rows = evaluate(config, train, holdout, samples, eval_key)
     results = {"rows": rows, **facts}
     write_json(workdir / "results.json", results)
+    np.savez_compressed(workdir / "samples.npz", train=train, holdout=holdout, **samples)
     (workdir / "lab.md").write_text(markdown(rows, facts))
     for name in config.plots:
         save_report(holdout, samples[name], workdir / f"plots_{name}", seed=config.seed)

@@ -26,6 +26,7 @@ def test_smoke_run_scores_every_generator_with_every_metric(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rows"]["ddpm"]["mmd2"] == rows["ddpm"]["mmd2"]
     assert len(list((tmp_path / "plots_ddpm").glob("*.png"))) == 4
+    assert set(np.load(tmp_path / "samples.npz").files) == {"train", "holdout"} | set(rows)
 
 
 def test_the_multivariate_dataset_gives_disjoint_three_channel_windows():
