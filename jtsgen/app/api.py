@@ -41,6 +41,7 @@ from jtsgen.app.dataset import (
     value_column,
 )
 from jtsgen.config import (
+    apply_overrides,
     atomic_write_text,
     check_choices,
     from_dict,
@@ -50,6 +51,7 @@ from jtsgen.config import (
     write_json,
     write_outputs,
 )
+from jtsgen.data.validate import require_fraction
 from jtsgen.detect.registry import DETECTORS
 from jtsgen.errors import InputError
 from jtsgen.evaluate.fidelity import fidelity_report
@@ -114,27 +116,20 @@ def configure(profile: str = "quick", overrides: Mapping[str, Any] | Iterable[st
     """The profile's config with ``fields`` set and ``overrides`` applied: a mapping
     ``{"model.seq_len": 120}`` or ``--config.model.seq_len=120`` strings."""
     cfg = dataclasses.replace(get_config(profile), **fields)
-    items = (overrides.items() if isinstance(overrides, Mapping) else
-             [_split_flag(a) for a in overrides])
-    for key, value in items:
-        cfg = override(cfg, key, _text(value), arg=f"--config.{key}")
+    if isinstance(overrides, Mapping):
+        for key, value in overrides.items():
+            cfg = override(cfg, key, _text(value), arg=f"--config.{key}")
+    else:
+        cfg = apply_overrides(cfg, list(overrides))
     _check(cfg)
     return cfg
-
-
-def _split_flag(arg: str) -> tuple[str, str]:
-    if not arg.startswith("--config.") or "=" not in arg:
-        raise InputError(arg, "expected an override of the form --config.key=value")
-    key, _, text = arg[len("--config."):].partition("=")
-    return key, text
 
 
 def _check(cfg: AppConfig) -> None:
     check_config(cfg)
     if cfg.generator not in MODELS:
         raise InputError("--model", f"unknown {cfg.generator!r}; choose from {list(MODELS)}")
-    if not 0 < cfg.train_frac < 1:
-        raise InputError("--config.train_frac", f"must be in (0, 1), got {cfg.train_frac}")
+    require_fraction(cfg.train_frac, "--config.train_frac")
     if cfg.stride < 0:
         raise InputError("--config.stride", f"must be >= 0 (0 = automatic), got {cfg.stride}")
 
