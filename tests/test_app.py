@@ -122,18 +122,20 @@ def test_report_measures_generated_against_real(nab_workdir):
         assert (nab_workdir[1] / "report" / name).stat().st_size > 0
 
 
-def test_python_api_on_a_multi_series_csv(tmp_path):
+def test_python_api_on_a_multi_series_csv_with_rcgan(tmp_path):
     data = _hosts_csv(tmp_path / "hosts.csv")
     work = tmp_path / "w"
-    fitted = jtsgen.fit(data, work, time_col="time", series_col="host", profile="smoke",
-                        config={**FAST, "min_anomalous_windows": 4}, progress=False)
-    assert fitted["series"] == 2
+    fitted = jtsgen.fit(data, work, time_col="time", series_col="host", model="rcgan",
+                        profile="smoke", config={**FAST, "min_anomalous_windows": 4},
+                        progress=False)
+    assert fitted["series"] == 2 and "rcgan gan" in fitted["losses"]
     frame = jtsgen.generate(work, 10, labels_from="train", out=tmp_path / "s.csv")
     assert list(frame.columns) == ["window", "step", "host", "cpu", "label"]
     assert set(frame["host"]) <= {"hosts.csv:host0", "hosts.csv:host1"}
     results = jtsgen.evaluate(work, detectors=["case2"], frameworks=["TRTR", "TSTR"],
                               progress=False)
     assert {r["framework"] for r in results["rows"]} == {"TRTR", "TSTR", "T(R+S)TR"}
+    assert {r["source"] for r in results["rows"]} >= {"cgats", "rcgan", "mixup"}
 
 
 # --- errors: one line naming the file or flag; nothing written -------------------------
