@@ -32,7 +32,8 @@ import optax
 from jtsgen.detect.base import Fitted, best_threshold, check_labels, check_series, check_window
 from jtsgen.detect.spectral_residual import EPS, saliency_btc
 from jtsgen.errors import InputError
-from jtsgen.train import create_state, sample_rows
+from jtsgen.nn.conv import Conv1D
+from jtsgen.train import adam, create_state, sample_rows
 from jtsgen.train import fit as train_fit
 
 
@@ -59,29 +60,6 @@ class Config:
     progress: bool = False
 
 
-class Conv1D(nn.Module):
-    """``SAME``-padded dilated 1-D convolution ``[B, T, Cin] -> [B, T, features]``.
-
-    Written as shifted slices + one matmul (im2col): XLA:CPU runs ``lax.conv`` inside
-    a ``lax.scan`` (our fused training steps) some 30x slower than outside, while a
-    matmul is fast in both. Initialisation as ``nn.Conv`` (LeCun normal, zero bias).
-    """
-
-    features: int
-    kernel: int
-    dilation: int = 1
-
-    @nn.compact
-    def __call__(self, x_btc: jax.Array) -> jax.Array:
-        t, cin = x_btc.shape[1], x_btc.shape[2]
-        w = self.param("kernel", nn.initializers.lecun_normal(), (self.kernel * cin, self.features))
-        b = self.param("bias", nn.initializers.zeros, (self.features,))
-        span = (self.kernel - 1) * self.dilation
-        xp = jnp.pad(x_btc, ((0, 0), (span // 2, span - span // 2), (0, 0)))
-        cols = [xp[:, i * self.dilation:i * self.dilation + t] for i in range(self.kernel)]
-        return jnp.concatenate(cols, axis=-1) @ w + b
-
-
 class SRCNNNet(nn.Module):
     """Fully convolutional per-step classifier ``[B, T, F] -> logits [B, T]``."""
 
@@ -93,7 +71,7 @@ class SRCNNNet(nn.Module):
     def __call__(self, f_btf: jax.Array) -> jax.Array:
         h = f_btf
         for i, width in enumerate(self.features):
-            h = nn.relu(Conv1D(width, self.kernel, self.dilation_growth**i)(h))
+            h = nn.relu(Conv1D(width, self.kernel, self.dilation_growth**i, padding="same")(h))
         return nn.Dense(1)(h)[..., 0]
 
 
@@ -129,13 +107,6 @@ def inject(key: jax.Array, x_btc: jax.Array, y_bt: jax.Array, config: Config):
     delta_btc = jnp.einsum("bpt,bpc->btc", onehot_bpt, sign_bpc * mag_bpc * std_bc[:, None])
     y_new = jnp.maximum(y_bt, jnp.max(onehot_bpt, axis=1))
     return x_btc + delta_btc, y_new
-
-
-@functools.lru_cache(maxsize=16)
-def optimizer(learning_rate: float) -> optax.GradientTransformation:
-    """Adam, one object per learning rate: the optimiser is static in the jitted train
-    state, so a fresh ``optax.adam`` per fit would force a recompile every time."""
-    return optax.adam(learning_rate)
 
 
 @functools.lru_cache(maxsize=16)
@@ -179,7 +150,7 @@ def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     check_window(config.lookback + 1, x.shape[1], "config.lookback")
     init_key, train_key = jax.random.split(key)
     params = _init(init_key, config, x.shape[2] * (2 if config.use_values else 1))
-    state = create_state(params, optimizer(config.learning_rate))
+    state = create_state(params, adam(config.learning_rate))
     result = train_fit(
         state, (jnp.asarray(x), jnp.asarray(y)), train_key,
         loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),

@@ -32,11 +32,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jtsgen.detect.base import Fitted, check_labels, check_series, check_window
 from jtsgen.errors import InputError
-from jtsgen.train import create_state, sample_rows
+from jtsgen.train import adam, create_state, sample_rows
 from jtsgen.train import fit as train_fit
 
 
@@ -119,13 +118,6 @@ def init_params(key: jax.Array, config: Config, dim: int):
     out = [jnp.asarray(a.reshape(p.shape) / np.sqrt(p.shape[0])) if len(p.shape) == 2
            else jnp.zeros(p.shape, jnp.float32) for a, p in zip(parts, leaves, strict=True)]
     return jax.tree.unflatten(treedef, out)
-
-
-@functools.lru_cache(maxsize=16)
-def optimizer(learning_rate: float) -> optax.GradientTransformation:
-    """Adam, one object per learning rate: the optimiser is static in the jitted train
-    state, so a fresh ``optax.adam`` per fit would force a recompile every time."""
-    return optax.adam(learning_rate)
 
 
 @functools.lru_cache(maxsize=16)
@@ -215,7 +207,7 @@ def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     init_key, train_key = jax.random.split(key)
     params = init_params(init_key, config, dim)
     result = train_fit(
-        create_state(params, optimizer(config.learning_rate)), jnp.asarray(flat), train_key,
+        create_state(params, adam(config.learning_rate)), jnp.asarray(flat), train_key,
         loss_fn=make_loss_fn(config, dim), sampler=sample_rows(config.batch_size),
         num_steps=config.num_steps, steps_per_call=config.steps_per_call,
         progress=config.progress, desc=f"vae latent={config.latent}",
