@@ -23,7 +23,8 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
   ``cgats.fit`` computes once before stage 2 (``work="cached posterior"``: less
   work than the reference, its ratio is reported separately), and the RCGAN
   critic update (WGAN-GP with pac 4; batch 64, length 240; also split over all
-  devices as ``rcgan_fit.fit(mesh=)`` trains), each against its reference.
+  devices as ``jtsgen.train.fit(step=rcgan.make_step(...), mesh=)`` trains), each
+  against its reference.
 
 Timing: compilation is timed separately (``lower().compile()``). The steady
 state of every variant of a benchmark and of its torch reference is timed in
@@ -81,6 +82,7 @@ from jtsgen.train import (
     PackedLayout,
     create_state,
     data_mesh,
+    jit_over_data,
     make_data_parallel_fused_steps,
     make_data_parallel_step,
     make_fused_steps,
@@ -90,7 +92,6 @@ from jtsgen.train import (
     sample_rows,
     shard_batch,
 )
-from jtsgen.train.parallel import jit_over_data
 
 SKIPPED = "skipped: torch not installed"
 COLUMNS = ["benchmark", "impl", "variant", "batch", "seq_len", "ms_per_step", "compile_s", "n",
@@ -422,8 +423,9 @@ def rcgan_rows(p: Profile, use_torch: bool) -> list[dict]:
 
 
 def rcgan_data_parallel_variants(cfg: rcgan.RCGANConfig, batch: tuple) -> list[dict]:
-    """The critic update split over all devices (the step ``rcgan_fit.fit(mesh=)`` trains
-    with: each device its rows and noise, gradients averaged); none on one device."""
+    """The critic update split over all devices (the step ``jtsgen.train.fit(step=...,
+    mesh=)`` trains RCGAN with: each device its rows and noise, gradients averaged); none
+    on one device."""
     n_dev = jax.device_count()
     groups = batch[0].shape[0] // cfg.pac
     if n_dev == 1 or groups % n_dev:

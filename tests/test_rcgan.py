@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from jtsgen.errors import InputError
-from jtsgen.models import rcgan, rcgan_fit
+from jtsgen.models import rcgan
+from jtsgen.train import fit
+from jtsgen.train.loop import compiled_fused
 from tests.test_train_core import run_on_cpu_devices
 
 CFG = rcgan.RCGANConfig(seq_len=8, channels=2, noise_dim=3, hidden=8, pac=2, n_critic=2)
@@ -123,25 +125,31 @@ def test_critic_step_changes_only_the_critic_and_generator_step_only_the_generat
 
 def test_training_is_finite_compiles_once_and_resumes_to_the_same_parameters(tmp_path):
     data, key = _data(32), jax.random.key(7)
-    kwargs = dict(config=CFG, batch_size=4, num_steps=4, steps_per_call=2, progress=False)
-    full = rcgan_fit.fit(rcgan.init_state(jax.random.key(0), CFG), data, key, **kwargs)
+    step, sampler = rcgan.make_step(CFG), rcgan.make_sampler(CFG, 4)
+    kwargs = dict(step=step, sampler=sampler, num_steps=4, steps_per_call=2, progress=False)
+    full = fit(rcgan.init_state(jax.random.key(0), CFG), data, key, **kwargs)
     assert int(full.state.step) == 4
     assert int(full.state.critic.step) == 4 * CFG.n_critic and int(full.state.gen.step) == 4
     for name in ("loss", "d_loss", "wasserstein", "gp", "g_loss"):
         assert len(full.history[name]) == 4 and np.all(np.isfinite(full.history[name]))
     ckpt = tmp_path / "ckpt"
-    first = rcgan_fit.fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
-                          checkpoint_dir=ckpt, stop_after=2, **kwargs)
+    first = fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
+                checkpoint_dir=ckpt, stop_after=2, **kwargs)
     assert int(first.state.step) == 2
-    resumed = rcgan_fit.fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
-                            checkpoint_dir=ckpt, **kwargs)
+    resumed = fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
+                  checkpoint_dir=ckpt, **kwargs)
     assert resumed.resumed_from == 2 and len(resumed.history["g_loss"]) == 4
     for net in ("gen", "critic"):
         a, b = getattr(resumed.state, net), getattr(full.state, net)
         chex.assert_trees_all_close((a.params, a.opt_state), (b.params, b.opt_state), atol=1e-6)
-    assert rcgan_fit.compiled_fused(CFG, 4, 2)._cache_size() == 1  # one compile for 3 runs
+    # make_step / make_sampler are cached per config: one compile for the 3 runs.
+    assert rcgan.make_step(CFG) is step and rcgan.make_sampler(CFG, 4) is sampler
+    assert compiled_fused(None, sampler, 2, step=step)._cache_size() == 1
     with pytest.raises(InputError, match="batch_size"):
-        rcgan_fit.fit(full.state, data, key, **{**kwargs, "batch_size": 3})
+        rcgan.make_sampler(CFG, 3)
+    with pytest.raises(InputError, match="data"):
+        fit(rcgan.init_state(jax.random.key(0), CFG), (data[0][..., :1], data[1]), key,
+            **kwargs)
 
 
 def test_config_rejects_bad_values():
@@ -154,8 +162,9 @@ DATA_PARALLEL = textwrap.dedent("""
     import chex, jax, jax.numpy as jnp, numpy as np
     from jax.sharding import PartitionSpec as P
     from jtsgen.errors import InputError
-    from jtsgen.models import rcgan, rcgan_fit
-    from jtsgen.train import local_mesh, replicate
+    from jtsgen.models import rcgan
+    from jtsgen.train import fit, local_mesh, replicate
+    from jtsgen.train.step import traced_per_device
     from tests.test_rcgan import CFG, _data
     mesh = local_mesh(2)
 
@@ -174,28 +183,37 @@ DATA_PARALLEL = textwrap.dedent("""
     got = jax.tree.map(np.asarray, (got.critic.params, got.critic.opt_state))
     chex.assert_trees_all_close(got, (want.params, want.opt_state), rtol=1e-5, atol=1e-6)
 
+    # Traced as in fit's data-parallel program, the step averages without an axis name.
+    local = jax.jit(jax.shard_map(
+        lambda s, b, k: rcgan.make_critic_step(CFG)(s, b, k), mesh=mesh,
+        in_specs=(P(), P("data"), P()), out_specs=(P(), P()), check_vma=False))
+    with traced_per_device("data"):
+        got2, _ = local(replicate(state, mesh), (x, y), key)
+    chex.assert_trees_all_close(jax.tree.map(np.asarray, got2.critic.params), got[0])
+
     # fit over the mesh: each device draws its own rows; a killed run resumes exactly.
     data, key = _data(32), jax.random.key(7)
-    kw = dict(config=CFG, batch_size=8, num_steps=4, steps_per_call=2, progress=False, mesh=mesh)
-    full = rcgan_fit.fit(rcgan.init_state(jax.random.key(0), CFG), data, key, **kw)
+    kw = dict(step=rcgan.make_step(CFG), sampler=rcgan.make_sampler(CFG, 8, mesh),
+              num_steps=4, steps_per_call=2, progress=False, mesh=mesh)
+    full = fit(rcgan.init_state(jax.random.key(0), CFG), data, key, **kw)
     assert int(full.state.step) == 4
     assert full.state.gen.params["out"]["kernel"].sharding.is_fully_replicated
     assert all(np.all(np.isfinite(v)) and len(v) == 4 for v in full.history.values())
     with tempfile.TemporaryDirectory() as tmp:
         for stop in (2, None):
-            resumed = rcgan_fit.fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
-                                    checkpoint_dir=tmp, stop_after=stop, **kw)
+            resumed = fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
+                          checkpoint_dir=tmp, stop_after=stop, **kw)
     assert resumed.resumed_from == 2
     chex.assert_trees_all_close(jax.tree.map(np.asarray, resumed.state.gen.params),
                                 jax.tree.map(np.asarray, full.state.gen.params), atol=1e-6)
     # The two devices drew different rows: not the one-device run of 4 rows per step.
-    solo = rcgan_fit.fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
-                         **{**kw, "batch_size": 4, "mesh": None})
+    solo = fit(rcgan.init_state(jax.random.key(0), CFG), data, key,
+               **{**kw, "sampler": rcgan.make_sampler(CFG, 4), "mesh": None})
     assert not np.allclose(solo.history["d_loss"], full.history["d_loss"])
 
     for bad in (6, 5):  # 3 rows per device is not a multiple of pac; 5 does not split
         try:
-            rcgan_fit.fit(full.state, data, key, **{**kw, "batch_size": bad})
+            rcgan.make_sampler(CFG, bad, mesh)
         except InputError as e:
             assert "batch_size" in str(e), e
         else:

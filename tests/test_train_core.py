@@ -13,12 +13,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import struct
 
 from jtsgen.data.sines import make_sines
+from jtsgen.errors import InputError
 from jtsgen.models import lstm_vae
 from jtsgen.train import (
     TrainingDiverged,
     create_state,
+    device_mean,
     fit,
     fit_ensemble,
     init_replicas,
@@ -85,6 +88,63 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path):
     assert resumed.resumed_from == 30
     assert len(resumed.history["loss"]) == 60
     chex.assert_trees_all_close(resumed.state.params, full.state.params, atol=1e-6, rtol=0)
+
+
+class HeavyBall(struct.PyTreeNode):
+    """A state that is not a TrainState: a counter, weights and a momentum buffer."""
+
+    step: jax.Array
+    w: jax.Array
+    velocity: jax.Array
+
+
+def heavy_ball_step(state: HeavyBall, batch, key):
+    """Momentum SGD on noisy least squares, written by hand (not from a loss_fn)."""
+    noise = 0.01 * jax.random.normal(jax.random.fold_in(key, state.step), state.w.shape)
+    loss, grad = jax.value_and_grad(lambda w: jnp.mean((batch["x"] @ w - batch["y"]) ** 2))(
+        state.w)
+    loss, grad = device_mean((loss, grad))
+    velocity = 0.9 * state.velocity - 0.05 * (grad + noise)
+    new = HeavyBall(step=state.step + 1, w=state.w + velocity, velocity=velocity)
+    return new, {"loss": loss, "speed": jnp.linalg.norm(velocity)}
+
+
+def test_fit_runs_a_ready_step_on_any_state_and_resumes(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    data = {"x": jnp.asarray(x), "y": jnp.asarray(x @ np.array([[1.0], [-2.0], [0.5]],
+                                                                 np.float32))}
+    fresh = lambda: HeavyBall(step=jnp.zeros((), jnp.int32),  # noqa: E731
+                              w=jnp.zeros((3, 1)), velocity=jnp.zeros((3, 1)))
+    kw = dict(step=heavy_ball_step, sampler=sample_rows(16), num_steps=40, steps_per_call=10,
+              progress=False)
+    full = fit(fresh(), data, jax.random.key(1), **kw)
+    assert int(full.state.step) == 40 and len(full.history["speed"]) == 40
+    loss = np.asarray(full.history["loss"])
+    assert loss[-5:].mean() < 0.05 * loss[:5].mean()
+    ckpt = tmp_path / "ckpt"
+    first = fit(fresh(), data, jax.random.key(1), checkpoint_dir=ckpt, checkpoint_every=10,
+                stop_after=20, **kw)
+    assert int(first.state.step) == 20
+    resumed = fit(fresh(), data, jax.random.key(1), checkpoint_dir=ckpt, **kw)
+    assert resumed.resumed_from == 20 and isinstance(resumed.state, HeavyBall)
+    assert resumed.history["loss"] == full.history["loss"]
+    chex.assert_trees_all_close(resumed.state, full.state, atol=1e-6, rtol=0)
+
+    # A loss's step given as step= is the loss_fn= program: the same run.
+    loss_fn, xs = lstm_vae.make_loss_fn(SMALL), _sines()
+    common = dict(sampler=sample_rows(8), num_steps=10, steps_per_call=5, progress=False)
+    by_loss = fit(_state(), xs, jax.random.key(3), loss_fn=loss_fn, **common)
+    by_step = fit(_state(), xs, jax.random.key(3), step=make_step_fn(loss_fn), **common)
+    assert by_step.history == by_loss.history
+    chex.assert_trees_all_equal(by_step.state.params, by_loss.state.params)
+
+    with pytest.raises(InputError, match="loss_fn/step"):
+        fit(fresh(), data, jax.random.key(1), loss_fn=loss_fn, **kw)
+    with pytest.raises(InputError, match="loss_fn/step"):
+        fit(fresh(), data, jax.random.key(1), sampler=sample_rows(16), num_steps=1)
+    with pytest.raises(InputError, match="microbatches"):
+        fit(fresh(), data, jax.random.key(1), microbatches=2, **kw)
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -281,7 +341,8 @@ FIT_DATA_PARALLEL = textwrap.dedent("""
     from experiments import cgats_sines, lstm_vae
     from jtsgen.errors import InputError
     from jtsgen.models import cgats
-    from jtsgen.train import adam, create_state, fit, local_mesh, per_device_rows
+    from jtsgen.train import (adam, create_state, fit, local_mesh, make_step_fn,
+                              per_device_rows, sample_rows)
     mesh = local_mesh(2)
     assert local_mesh(1) is None
 
@@ -311,6 +372,15 @@ FIT_DATA_PARALLEL = textwrap.dedent("""
     assert resumed.resumed_from == 4 and len(resumed.history["loss"]) == 7
     np.testing.assert_allclose(np.asarray(resumed.state.params["w"]),
                                np.asarray(two.state.params["w"]), rtol=1e-6)
+    # A ready step (step=) data parallel: the whole data set on every device gives the
+    # one-device run; own rows per device still give one state (the step's device_mean).
+    by_step = {**kw, "loss_fn": None, "step": make_step_fn(mse)}
+    two_steps = fit(fresh(), data, jax.random.key(0), mesh=mesh, **by_step)
+    np.testing.assert_allclose(two_steps.history["loss"], one.history["loss"], rtol=1e-5)
+    drawn = fit(fresh(), data, jax.random.key(0), mesh=mesh,
+                **{**by_step, "sampler": sample_rows(4)})
+    w0, w1 = (np.asarray(s.data) for s in drawn.state.params["w"].addressable_shards)
+    np.testing.assert_array_equal(w0, w1)
 
     # The experiments train over config.devices: the LSTM-VAE learns on both devices.
     lv = lstm_vae.get_config("smoke")

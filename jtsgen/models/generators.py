@@ -32,7 +32,7 @@ from flax import struct
 from jax.sharding import Mesh
 
 from jtsgen.errors import InputError
-from jtsgen.models import cgats, ddpm, lstm_vae, rcgan, rcgan_fit
+from jtsgen.models import cgats, ddpm, lstm_vae, rcgan
 from jtsgen.models.cgats_labels import check_labels
 from jtsgen.runtime import Stage, untimed
 from jtsgen.train import adam, create_state, fit, for_one_device, sample_rows
@@ -202,7 +202,7 @@ def train_baselines(
     """Trains RCGAN and/or a conditional DDPM on the anomalous windows of ``x_btc``/``y_bt``.
 
     ``mesh``: RCGAN trains data parallel over its devices (``batch_size`` rows in
-    all, see :func:`jtsgen.models.rcgan_fit.fit`); the DDPM stays on one device.
+    all, see :mod:`jtsgen.models.rcgan`); the DDPM stays on one device.
     ``models`` names the ones to train (the keys each uses do not depend on it).
     Returns ``({"rcgan"/"ddpm": Trained}, {name: loss history})``.
     """
@@ -216,10 +216,11 @@ def train_baselines(
     states, histories = {}, {}
     if "rcgan" in models:
         gan_cfg = rcgan.RCGANConfig(seq_len=seq_len, channels=channels, n_critic=2)
-        gan = rcgan_fit.fit(rcgan.init_state(k_gan, gan_cfg), (x, y), k_gan_fit, config=gan_cfg,
-                            batch_size=batch_size, num_steps=num_steps,
-                            steps_per_call=min(10, num_steps), progress=progress,
-                            checkpoint_dir=ckpt / "rcgan" if ckpt else None, mesh=mesh)
+        gan = fit(rcgan.init_state(k_gan, gan_cfg), (x, y), k_gan_fit,
+                  step=rcgan.make_step(gan_cfg),
+                  sampler=rcgan.make_sampler(gan_cfg, batch_size, mesh), num_steps=num_steps,
+                  steps_per_call=min(10, num_steps), progress=progress, desc="rcgan",
+                  checkpoint_dir=ckpt / "rcgan" if ckpt else None, mesh=mesh)
         states["rcgan"] = Trained(for_one_device(gan.state.gen.params, mesh), gan_cfg)
         histories["rcgan"] = {"gan": gan.history}
     if "ddpm" in models:

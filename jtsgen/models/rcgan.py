@@ -19,8 +19,23 @@ one generator update, which is not one gradient of one loss, so it cannot go
 through :func:`jtsgen.train.make_step_fn`. :class:`GANState` holds two
 :class:`~flax.training.train_state.TrainState` (``gen``, ``critic``) and the GAN
 step counter; :func:`make_train_step` fuses the critic updates in a
-``lax.scan``; :mod:`jtsgen.models.rcgan_fit` runs the host loop with Orbax
-resume. Each loss is a pure function; each step is jitted once.
+``lax.scan``. Training is the library's one loop, given the GAN step::
+
+    from jtsgen.train import fit
+    result = fit(rcgan.init_state(k_init, config), (x_ntc, y_nt), k_fit,
+                 step=rcgan.make_step(config),
+                 sampler=rcgan.make_sampler(config, batch_size, mesh),
+                 num_steps=num_steps, mesh=mesh, checkpoint_dir=...)
+
+(fused steps per call, NaN guard, Orbax resume; history keys ``loss`` (critic),
+``d_loss``, ``wasserstein``, ``gp``, ``g_loss``, one float per GAN step). With
+``mesh`` (e.g. ``jtsgen.train.local_mesh(2)``) each device draws
+``batch_size / devices`` rows (a multiple of ``pac``) from all of the data with its
+own noise, and every critic and generator update averages the devices' gradients
+(:func:`jtsgen.train.device_mean`); the returned state is replicated on ``mesh``
+(``jtsgen.train.for_one_device(params, mesh)`` for one-device code), checkpoints
+resume on any mesh, and noise draws depend on the number of devices. Each loss
+is a pure function; each step is jitted once.
 
 Shapes: ``x_btc [B, T, C]``, ``y_bt [B, T]`` in {0, 1}, ``noise_btn [B, T, noise_dim]``.
 """
@@ -37,11 +52,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
+from jax.sharding import Mesh
 
 from jtsgen.errors import InputError
 from jtsgen.nn.lstm import LSTM, Dense
-from jtsgen.train import adam, create_state
-from jtsgen.train.parallel import pmean_flat
+from jtsgen.train import adam, create_state, device_mean, per_device_rows, sample_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,24 +250,22 @@ def make_losses(config: RCGANConfig):
     return critic_loss, generator_loss
 
 
-def _device_mean(tree: Any, axis_name: str | None) -> Any:
-    return tree if axis_name is None else pmean_flat(tree, axis_name)
-
-
 def make_critic_step(config: RCGANConfig, axis_name: str | None = None):
     """Pure ``(state, (x_btc, y_bt), key) -> (state, metrics)``: one critic Adam update.
 
-    With ``axis_name`` (inside ``shard_map`` over that mesh axis) the loss, metrics
-    and gradients are averaged over its devices before the update, so every device
-    applies the same update: the data-parallel step over all devices' rows (each
-    device's loss is a mean over its own pac groups).
+    Data parallel (inside ``shard_map`` over mesh axis ``axis_name``, or, without
+    one, inside ``jtsgen.train.fit(..., mesh=)``, see
+    :func:`jtsgen.train.device_mean`) the loss, metrics and gradients are averaged
+    over the devices before the update, so every device applies the same update:
+    the data-parallel step over all devices' rows (each device's loss is a mean
+    over its own pac groups).
     """
     critic_loss, _ = make_losses(config)
 
     def critic_step(state: GANState, batch, key):
         (loss, aux), grads = jax.value_and_grad(critic_loss, has_aux=True)(
             state.critic.params, state.gen.params, batch, key)
-        loss, aux, grads = _device_mean((loss, aux, grads), axis_name)
+        loss, aux, grads = device_mean((loss, aux, grads), axis_name)
         state = state.replace(critic=state.critic.apply_gradients(grads=grads))
         return state, {"d_loss": loss, **aux}
 
@@ -267,7 +280,7 @@ def make_generator_step(config: RCGANConfig, axis_name: str | None = None):
     def generator_step(state: GANState, y_bt, key):
         (loss, _), grads = jax.value_and_grad(generator_loss, has_aux=True)(
             state.gen.params, state.critic.params, y_bt, key)
-        loss, grads = _device_mean((loss, grads), axis_name)
+        loss, grads = device_mean((loss, grads), axis_name)
         return state.replace(gen=state.gen.apply_gradients(grads=grads)), {"g_loss": loss}
 
     return generator_step
@@ -280,9 +293,9 @@ def make_train_step(config: RCGANConfig, axis_name: str | None = None):
     ``i`` and key ``fold_in(k, i)``, then the generator update uses the labels of
     the last batch and ``fold_in(k, n)``, where ``k = fold_in(key, state.step)``.
     Metrics: ``loss`` (= ``d_loss``, mean over the critic updates), ``d_loss``,
-    ``wasserstein``, ``gp`` (means) and ``g_loss``. With ``axis_name`` every update
-    averages over that mesh axis's devices (:func:`make_critic_step`); each device
-    passes its own rows and key.
+    ``wasserstein``, ``gp`` (means) and ``g_loss``. Data parallel every update
+    averages over the devices (:func:`make_critic_step`); each device passes its
+    own rows and key.
     """
     critic_step = make_critic_step(config, axis_name)
     generator_step = make_generator_step(config, axis_name)
@@ -305,6 +318,59 @@ def make_train_step(config: RCGANConfig, axis_name: str | None = None):
         return state.replace(step=state.step + 1), {"loss": metrics["d_loss"], **metrics, **gm}
 
     return train_step
+
+
+@functools.lru_cache(maxsize=16)
+def make_step(config: RCGANConfig):
+    """The GAN step for ``jtsgen.train.fit(..., step=make_step(config))``:
+    :func:`make_train_step`, one object per config so that repeated fits share one
+    compiled program. Under ``fit(..., mesh=)`` every update averages over the
+    devices."""
+    return make_train_step(config)
+
+
+@functools.lru_cache(maxsize=16)
+def critic_batches(batch_size: int, n_critic: int):
+    """Sampler ``(key, (x_ntc, y_nt)) -> (x [n_critic, B, T, C], y [n_critic, B, T])``."""
+    rows = sample_rows(batch_size * n_critic)
+
+    def sample(key: jax.Array, data: Any):
+        return jax.tree.map(lambda a: a.reshape(n_critic, batch_size, *a.shape[1:]),
+                            rows(key, data))
+
+    return sample
+
+
+@functools.lru_cache(maxsize=64)
+def make_sampler(config: RCGANConfig, batch_size: int, mesh: Mesh | None = None):
+    """The sampler for ``fit(..., step=make_step(config))``: ``n_critic`` batches of
+    ``batch_size`` rows in all, i.e. ``batch_size / devices`` rows per device of
+    ``mesh`` (a positive multiple of ``pac``), drawn from ``data = (x_ntc [N, T, C],
+    y_nt [N, T])`` (checked when the program is traced). Cached, so repeated fits
+    share one compiled program."""
+    rows = per_device_rows(batch_size, mesh)
+    if rows < 1 or rows % config.pac:
+        per = "" if rows == batch_size else f" ({rows} rows per device of the mesh)"
+        raise InputError("batch_size", f"each device needs a positive multiple of pac "
+                                       f"({config.pac}) rows, got {batch_size}{per}")
+    batches = critic_batches(rows, config.n_critic)
+
+    def sample(key: jax.Array, data: Any):
+        _check_data(data, config)
+        return batches(key, data)
+
+    return sample
+
+
+def _check_data(data: Any, config: RCGANConfig) -> None:
+    ok = isinstance(data, (tuple, list)) and len(data) == 2
+    if ok:
+        x, y = data
+        want = (config.seq_len, config.channels)
+        ok = x.ndim == 3 and x.shape[1:] == want and y.shape == x.shape[:2] and len(x) > 0
+    if not ok:
+        raise InputError("data", f"expected (x [N, {config.seq_len}, {config.channels}], "
+                                 f"y [N, {config.seq_len}]) with N > 0")
 
 
 class RCGANSteps(NamedTuple):

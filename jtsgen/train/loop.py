@@ -1,9 +1,11 @@
 """Training loop: fused compiled steps, progress bar, NaN guard, Orbax resume.
 
-``fit`` drives a model's pure loss through :func:`jtsgen.train.step.make_fused_fn`:
-``steps_per_call`` steps run inside one jitted ``lax.scan`` per host call; with a
-``mesh`` they run data parallel over its devices
-(:func:`jtsgen.train.make_data_parallel_fused_steps`). With a
+``fit`` drives a model's pure loss (``loss_fn=``, through
+:func:`jtsgen.train.step.make_fused_fn`) or a ready step (``step=``, e.g. a GAN's
+alternating update, through :func:`jtsgen.train.fuse_steps`): ``steps_per_call``
+steps run inside one jitted ``lax.scan`` per host call; with a ``mesh`` they run
+data parallel over its devices (:func:`jtsgen.train.make_data_parallel_fused_steps`,
+:func:`jtsgen.train.fuse_steps_data_parallel`). With a
 checkpoint directory, the state is saved every ``checkpoint_every`` steps and a
 re-run of the same command restores the newest checkpoint and continues; since
 batches and noise are functions of the step counter, the resumed run ends with
@@ -29,8 +31,12 @@ from tqdm.auto import tqdm
 
 from jtsgen.errors import InputError
 from jtsgen.train import checkpoint
-from jtsgen.train.parallel import make_data_parallel_fused_steps, replicate
-from jtsgen.train.step import LossFn, Sampler, make_fused_fn
+from jtsgen.train.parallel import (
+    fuse_steps_data_parallel,
+    make_data_parallel_fused_steps,
+    replicate,
+)
+from jtsgen.train.step import LossFn, Sampler, Step, fuse_steps, make_fused_fn
 
 
 class TrainingDiverged(RuntimeError):
@@ -41,7 +47,7 @@ class TrainingDiverged(RuntimeError):
 class FitResult:
     """Final state and per-step metric history (lists of floats, one per step)."""
 
-    state: TrainState
+    state: TrainState | Any
     history: dict[str, list[float]]
     resumed_from: int | None = None
 
@@ -49,18 +55,23 @@ class FitResult:
 _COMPILED: dict[tuple, Any] = {}
 
 
-def compiled_fused(loss_fn: LossFn, sampler: Sampler, k: int, mesh: Mesh | None = None,
-                   microbatches: int = 1):
-    """The jitted k-step program for ``(loss_fn, sampler)``, shared by every ``fit`` call.
+def compiled_fused(loss_fn: LossFn | None, sampler: Sampler, k: int, mesh: Mesh | None = None,
+                   microbatches: int = 1, *, step: Step | None = None):
+    """The jitted k-step program for ``(loss_fn, sampler)`` or, with ``loss_fn=None``,
+    for ``(step, sampler)``, shared by every ``fit`` call.
 
-    Keyed on the function objects, so model families that build their loss and
-    sampler once per config (see ``functools.cache`` in the models) compile once
-    per shape for the whole process. With ``mesh``: the data-parallel program
-    (state and data replicated on ``mesh``).
+    Keyed on the function objects, so model families that build their loss (or
+    step) and sampler once per config (see ``functools.cache`` in the models)
+    compile once per shape for the whole process. With ``mesh``: the
+    data-parallel program (state and data replicated on ``mesh``).
     """
-    key = (loss_fn, sampler, k, mesh, microbatches)
+    key = (loss_fn, step, sampler, k, mesh, microbatches)
     if key not in _COMPILED:
-        if mesh is None:
+        if step is not None:
+            _COMPILED[key] = (
+                jax.jit(fuse_steps(step, sampler, k), donate_argnums=(0,)) if mesh is None
+                else fuse_steps_data_parallel(step, sampler, k, mesh, split_data=False))
+        elif mesh is None:
             _COMPILED[key] = jax.jit(make_fused_fn(loss_fn, sampler, k), donate_argnums=(0,))
         else:
             _COMPILED[key] = make_data_parallel_fused_steps(
@@ -69,11 +80,12 @@ def compiled_fused(loss_fn: LossFn, sampler: Sampler, k: int, mesh: Mesh | None 
 
 
 def fit(
-    state: TrainState,
+    state: TrainState | Any,
     data: Any,
     key: jax.Array,
     *,
-    loss_fn: LossFn,
+    loss_fn: LossFn | None = None,
+    step: Step | None = None,
     sampler: Sampler,
     num_steps: int,
     steps_per_call: int = 10,
@@ -88,13 +100,25 @@ def fit(
 ) -> FitResult:
     """Trains ``state`` until ``state.step == num_steps``.
 
+    Give exactly one of ``loss_fn`` (one optimiser update per step on its
+    gradient, :func:`jtsgen.train.make_step_fn`) and ``step`` (a ready update,
+    e.g. a GAN's alternating critic/generator step, ``step=rcgan.make_step(config)``).
+
     Args:
-      state: initial state (ignored in favour of the newest checkpoint, if any).
+      state: initial state (ignored in favour of the newest checkpoint, if any); a
+        :class:`TrainState` with ``loss_fn``; with ``step`` any pytree of arrays
+        with an int ``step`` counter that the step advances by one (checkpoints
+        save and restore the whole pytree).
       data: pytree of device arrays with a shared leading dim; ``sampler`` draws batches.
       key: the run's training key (batch and step keys derive from it).
       loss_fn: ``(params, batch, key) -> (loss, metrics)``.
+      step: ``(state, batch, key) -> (state, metrics)``, pure (fit jits it);
+        ``key`` is the same for every step, so the step folds in ``state.step``
+        to draw fresh noise. Its metrics must include ``loss`` (the progress bar
+        shows it); a step is non-finite if any metric is. Pass the same object
+        to every ``fit`` (e.g. cached per config) to compile once.
       sampler: ``(key, data) -> batch``.
-      num_steps: total optimiser steps of the run.
+      num_steps: total optimiser steps (or calls of ``step``) of the run.
       steps_per_call: steps fused in one compiled call.
       checkpoint_dir: Orbax directory; None disables checkpointing.
       checkpoint_every: save interval in steps (rounded to whole calls); 0 = only at the end.
@@ -107,14 +131,24 @@ def fit(
         the one-device batch) and its own noise, and the gradients are averaged
         over devices (:func:`jtsgen.train.make_data_parallel_fused_steps`). The
         returned state is replicated on ``mesh``; checkpoints resume on any mesh.
-      microbatches: with ``mesh``, each device accumulates its rows' gradients in
-        this many chunks (the sampler's rows must divide by it).
+        With ``step``, each device folds its index into ``key`` (its own batches
+        and noise) and the step must average its gradients and metrics over the
+        devices with :func:`jtsgen.train.device_mean`
+        (:func:`jtsgen.train.fuse_steps_data_parallel`).
+      microbatches: with ``mesh`` and ``loss_fn``, each device accumulates its rows'
+        gradients in this many chunks (the sampler's rows must divide by it).
     """
+    if (loss_fn is None) == (step is None):
+        raise InputError("loss_fn/step", "give exactly one of loss_fn= and step=")
     if mesh is None and microbatches != 1:
         raise InputError("microbatches", "only applies with a mesh (data parallel)")
+    if step is not None and microbatches != 1:
+        raise InputError("microbatches", "only applies with loss_fn= (a step computes its "
+                                         "own gradients)")
     data, place = replicated_on(mesh, data)
     return drive(state, data, key,
-                 program=lambda k: compiled_fused(loss_fn, sampler, k, mesh, microbatches),
+                 program=lambda k: compiled_fused(loss_fn, sampler, k, mesh, microbatches,
+                                                  step=step),
                  num_steps=num_steps, steps_per_call=steps_per_call,
                  checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, keep=keep,
                  progress=progress, desc=desc, stop_after=stop_after, place=place)

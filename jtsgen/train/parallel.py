@@ -12,8 +12,12 @@ training state is replicated. Two steps:
   split into one device per core it is the faster of the two (the LSTM-VAE step
   at batch 256 on 2 cores: see ``benchmarks.train_step``).
   :func:`make_data_parallel_fused_steps` runs it k times in one ``lax.scan``,
-  each device sampling its own batch; ``jtsgen.train.fit(..., mesh=)`` trains
-  with it.
+  each device sampling its own batch; ``jtsgen.train.fit(loss_fn=..., mesh=)``
+  trains with it.
+* :func:`fuse_steps_data_parallel` — the same for a ready step (``fit(step=...,
+  mesh=)``): each device runs the step on its own rows with its own keys, and the
+  step averages its gradients over the devices with
+  :func:`jtsgen.train.device_mean`.
 
 Multi-host: call ``jax.distributed.initialize()`` first; ``jax.devices()`` then
 spans all hosts and the same code applies (each host feeds its addressable
@@ -29,11 +33,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax.training.train_state import TrainState
-from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jtsgen.errors import InputError
-from jtsgen.train.step import LossFn, Sampler, fuse_steps, make_step_fn
+from jtsgen.train.step import (
+    LossFn,
+    Sampler,
+    Step,
+    fuse_steps,
+    make_step_fn,
+    pmean_flat,
+    traced_per_device,
+)
 
 
 def data_mesh(devices: list | None = None) -> Mesh:
@@ -104,16 +115,6 @@ def make_sharded_train_step(loss_fn: LossFn, mesh: Mesh, *, donate: bool = True)
         out_shardings=(repl, repl),
         donate_argnums=(0,) if donate else (),
     )
-
-
-def pmean_flat(tree: Any, axis: str, scale: float = 1.0) -> Any:
-    """``tree``'s mean over the devices of mesh axis ``axis`` (inside ``shard_map``),
-    times ``scale``, as one all-reduce of all leaves flattened into a single vector
-    (one collective per step instead of one per parameter array). Leaves must share
-    a float dtype."""
-    flat, unravel = ravel_pytree(tree)
-    mean = jax.lax.pmean(flat, axis)
-    return unravel(mean if scale == 1.0 else mean * scale)
 
 
 def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
@@ -199,11 +200,36 @@ def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps:
                           split_data=split_data)
 
 
+def fuse_steps_data_parallel(step: Step, sampler: Sampler, num_steps: int, mesh: Mesh, *,
+                             split_data: bool = True, donate: bool = True):
+    """Jitted ``(state, data, key) -> (state, metrics_k)``: ``num_steps`` calls of a ready
+    ``step(state, batch, key) -> (state, metrics)`` per device of ``mesh``
+    (:func:`jtsgen.train.fuse_steps` under ``shard_map`` over ``"data"``).
+
+    Each device folds its index into ``key`` and then runs ``fuse_steps`` with it,
+    so it draws its own batches (``sampler``'s rows each; with ``split_data`` from
+    its shard of ``data``, :func:`shard_batch`, otherwise from all of the
+    replicated ``data``) and passes its own key to ``step``. The step is traced
+    with :func:`jtsgen.train.device_axis` set to ``"data"``: it must average its
+    gradients (and the metrics it returns) with :func:`jtsgen.train.device_mean`
+    so that every device applies the same update and the outputs, taken as
+    replicated, agree. The state is replicated on ``mesh`` (:func:`replicate`).
+    """
+    fused = fuse_steps(step, sampler, num_steps)
+
+    def local(state: Any, data: Any, key: jax.Array):
+        with traced_per_device("data"):
+            return fused(state, data, jax.random.fold_in(key, jax.lax.axis_index("data")))
+
+    return jit_over_data(local, mesh, donate, split_data=split_data)
+
+
 def jit_over_data(local, mesh: Mesh, donate: bool = True, *, split_data: bool = True):
     """``jit`` of ``local(state, batch_or_data, key)`` run per device by ``shard_map``:
     state and key replicated, the second argument split over ``"data"`` (or
     replicated, without ``split_data``), outputs replicated (``local``
-    all-reduces them), the state donated."""
+    all-reduces them, e.g. with :func:`jtsgen.train.device_mean` over ``"data"``),
+    the state donated."""
     data_spec = PartitionSpec("data") if split_data else PartitionSpec()
     split = jax.shard_map(local, mesh=mesh,
                           in_specs=(PartitionSpec(), data_spec, PartitionSpec()),
