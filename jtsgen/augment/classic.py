@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jtsgen.augment._checks import check_nonnegative, check_positive, check_series
+from jtsgen.data.validate import check_nonnegative, check_positive, check_series_tc
 from jtsgen.errors import InputError
 
 __all__ = ["combination", "jitter", "permutation", "scaling", "time_warp", "warp_positions"]
@@ -40,7 +40,7 @@ def scaling(key: jax.Array, x_tc: jax.Array, y_t: jax.Array, sigma: float = 0.1)
 
     Returns ``(x_tc * factor_1c, y_t)``: labels are unchanged.
     """
-    x_tc, y_t = check_series(x_tc, y_t)
+    x_tc, y_t = check_series_tc(x_tc, y_t)
     check_nonnegative("sigma", sigma)
     factor_1c = 1.0 + sigma * jax.random.normal(key, (1, x_tc.shape[1]), x_tc.dtype)
     return x_tc * factor_1c, y_t
@@ -49,7 +49,7 @@ def scaling(key: jax.Array, x_tc: jax.Array, y_t: jax.Array, sigma: float = 0.1)
 @functools.partial(jax.jit, static_argnames=("sigma",))
 def jitter(key: jax.Array, x_tc: jax.Array, y_t: jax.Array, sigma: float = 0.03):
     """Adds i.i.d. Gaussian noise N(0, sigma²) to every value; labels unchanged."""
-    x_tc, y_t = check_series(x_tc, y_t)
+    x_tc, y_t = check_series_tc(x_tc, y_t)
     check_nonnegative("sigma", sigma)
     noise_tc = sigma * jax.random.normal(key, x_tc.shape, x_tc.dtype)
     return x_tc + noise_tc, y_t
@@ -81,7 +81,7 @@ def permutation(
     Returns:
       ``(x'_tc, y'_t)`` with ``x'[t] = x[src[t]]`` and ``y'[t] = y[src[t]]``.
     """
-    x_tc, y_t = check_series(x_tc, y_t)
+    x_tc, y_t = check_series_tc(x_tc, y_t)
     num_time = x_tc.shape[0]
     if not isinstance(num_segments, int) or not 1 <= num_segments <= num_time:
         raise InputError("num_segments", f"must be an int in [1, {num_time}], got {num_segments}")
@@ -176,7 +176,7 @@ def time_warp(
       num_knots: interior knots of the speed curve (static).
       max_ratio: bound on the fastest-to-slowest speed ratio, in (1, 1.99] (static).
     """
-    x_tc, y_t = check_series(x_tc, y_t)
+    x_tc, y_t = check_series_tc(x_tc, y_t)
     num_time = x_tc.shape[0]
     if num_time < 2:
         raise InputError("x_tc", "time warping needs at least 2 timesteps")
@@ -211,7 +211,7 @@ def combination(
     its own choice) and applies it with the given parameters. Labels are
     handled by the chosen augmenter.
     """
-    x_tc, y_t = check_series(x_tc, y_t)
+    x_tc, y_t = check_series_tc(x_tc, y_t)
     check_positive("num_segments", num_segments)
     num_segments = min(num_segments, x_tc.shape[0])
     choice_key, aug_key = jax.random.split(key)

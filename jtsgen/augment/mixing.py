@@ -14,7 +14,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jtsgen.augment._checks import check_pair, check_positive
+from jtsgen.data.validate import check_pair_tc, check_positive
 from jtsgen.errors import InputError
 
 __all__ = ["cutmix", "mixup", "sample_mix_ratio"]
@@ -75,7 +75,7 @@ def mixup(
       alpha: Beta concentration, > 0.
       hard: return {0, 1} labels instead of soft ones (static).
     """
-    x_tc, y_t, x2_tc, y2_t = check_pair(x_tc, y_t, x2_tc, y2_t)
+    x_tc, y_t, x2_tc, y2_t = check_pair_tc(x_tc, y_t, x2_tc, y2_t)
     check_positive("alpha", alpha)
     if not hard and not jnp.issubdtype(y_t.dtype, jnp.floating):
         raise InputError("y_t", f"soft mixup labels need a floating dtype, got {y_t.dtype}; "
@@ -116,7 +116,7 @@ def cutmix(
       x2_tc, y2_t: donor series and labels, same shapes.
       min_fraction, max_fraction: range of the pasted fraction, in [0, 1] (static).
     """
-    x_tc, y_t, x2_tc, y2_t = check_pair(x_tc, y_t, x2_tc, y2_t)
+    x_tc, y_t, x2_tc, y2_t = check_pair_tc(x_tc, y_t, x2_tc, y2_t)
     if not 0.0 <= min_fraction <= max_fraction <= 1.0:
         raise InputError("min_fraction/max_fraction",
                          f"need 0 <= min <= max <= 1, got {min_fraction}, {max_fraction}")

@@ -5,14 +5,19 @@ file or argument and whose message says what is wrong, so that bad user data is
 reported before it reaches numpy internals or JAX.
 
 Conventions: ``values`` are ``[time]`` or ``[time, channels]`` arrays, labels are
-``[time]`` arrays with entries in {0, 1}; checked labels are returned as float32.
+``[time]`` arrays with entries in {0, 1}; checked labels are returned as float32. The
+``check_*`` functions at the end validate batches of windows, label vectors and (at
+trace time) the augmenters' single series.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -197,3 +202,91 @@ def require_choice(value: str, choices: Sequence[str], name: str) -> str:
     if value not in choices:
         raise InputError(name, f"unknown value {value!r}; choose from {list(choices)}")
     return value
+
+
+# --- windows and label vectors (detectors, generators) and traced series (augmenters) --
+# Batches of windows are ``x_btc [B, T, C]`` with labels ``y_bt [B, T]``; the augmenters'
+# checks run at trace time (shapes and dtypes are static under jit/vmap) on one series
+# ``x_tc [T, C]`` with labels ``y_t [T]``.
+
+
+def check_windows(x_btc: Any, name: str = "x_btc") -> np.ndarray:
+    """``x_btc`` as float32 ``[B, T, C]``; InputError on a wrong rank or NaN/inf."""
+    x = np.asarray(x_btc, dtype=np.float32)
+    if x.ndim != 3:
+        raise InputError(name, f"expected shape [batch, time, channels], got {x.shape}")
+    if x.size == 0:
+        raise InputError(name, "is empty")
+    if not np.all(np.isfinite(x)):
+        b, t, _ = np.argwhere(~np.isfinite(x))[0]
+        raise InputError(name, f"contains NaN or inf (first at series {b}, step {t})")
+    return x
+
+
+def check_window_labels(y_bt: Any, x_btc: np.ndarray, name: str = "y_bt") -> np.ndarray:
+    """``y_bt`` as float32 ``[B, T]`` matching ``x_btc``; InputError otherwise."""
+    y = np.asarray(y_bt, dtype=np.float32)
+    if y.shape != x_btc.shape[:2]:
+        raise InputError(name, f"shape {y.shape} does not match the series {x_btc.shape[:2]}")
+    if not np.all((y == 0) | (y == 1)):
+        raise InputError(name, "labels must be 0 or 1")
+    return y
+
+
+def check_window_fits(window: int, length: int, name: str = "window") -> None:
+    """InputError when a detector window is longer than the series."""
+    if window > length:
+        raise InputError(name, f"window {window} is longer than the series ({length} steps)")
+
+
+def check_label_vectors(y: object, seq_len: int | None = None,
+                        source: str = "labels") -> np.ndarray:
+    """Label vectors as float32 ``[B, T]``; InputError on a wrong length or values not in {0,1}."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 1:
+        y = y[None]
+    if y.ndim != 2:
+        raise InputError(source, f"expected label vectors [batch, time], got shape {y.shape}")
+    if seq_len is not None and y.shape[1] != seq_len:
+        raise InputError(source, f"label vectors have length {y.shape[1]}, expected {seq_len}")
+    if not np.all((y == 0) | (y == 1)):
+        raise InputError(source, "label values must be 0 or 1")
+    return y
+
+
+def check_series_tc(x_tc: jax.Array, y_t: jax.Array, x_name: str = "x_tc", y_name: str = "y_t"):
+    """Validates one series ``[time, channels]`` (floating) and its labels ``[time]``."""
+    x_tc = jnp.asarray(x_tc)
+    y_t = jnp.asarray(y_t)
+    if x_tc.ndim != 2:
+        raise InputError(x_name, f"must be [time, channels], got shape {x_tc.shape}")
+    if not jnp.issubdtype(x_tc.dtype, jnp.floating):
+        raise InputError(x_name, f"must have a floating dtype, got {x_tc.dtype}")
+    if x_tc.shape[0] < 1:
+        raise InputError(x_name, "has no timesteps")
+    if y_t.shape != x_tc.shape[:1]:
+        raise InputError(y_name, f"must be [time] = {x_tc.shape[:1]}, got shape {y_t.shape}")
+    return x_tc, y_t
+
+
+def check_pair_tc(x_tc, y_t, x2_tc, y2_t):
+    """Validates two series that are mixed together: same shapes and dtypes."""
+    x_tc, y_t = check_series_tc(x_tc, y_t)
+    x2_tc, y2_t = check_series_tc(x2_tc, y2_t, "x2_tc", "y2_t")
+    if x2_tc.shape != x_tc.shape:
+        raise InputError("x2_tc", f"has shape {x2_tc.shape} but x_tc has shape {x_tc.shape}")
+    x2_tc = x2_tc.astype(x_tc.dtype)
+    y2_t = y2_t.astype(y_t.dtype)
+    return x_tc, y_t, x2_tc, y2_t
+
+
+def check_positive(name: str, value) -> None:
+    """Rejects a concrete parameter that is not > 0 (traced values are not checked)."""
+    if not isinstance(value, jax.core.Tracer) and not value > 0:
+        raise InputError(name, f"must be > 0, got {value}")
+
+
+def check_nonnegative(name: str, value) -> None:
+    """Rejects a concrete parameter that is not >= 0 (traced values are not checked)."""
+    if not isinstance(value, jax.core.Tracer) and not value >= 0:
+        raise InputError(name, f"must be >= 0, got {value}")

@@ -40,7 +40,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jtsgen.detect.base import Fitted, best_threshold, check_labels, check_series, check_window
+from jtsgen.data.validate import check_window_fits, check_window_labels, check_windows
+from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
 from jtsgen.evaluate.metrics import best_f1_threshold
 from jtsgen.nn.lstm import LSTM, Dense
@@ -98,8 +99,8 @@ def one_liner_a_scores(x_btc) -> jax.Array:
 def fit_one_liner_a(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     """One-liner A: threshold ``b`` on ``|Δx|`` maximising training F1."""
     del key
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
     b = _threshold(one_liner_a_scores(x), y, config)
     return Fitted("one_liner_a", one_liner_a_scores, b, {"b": b})
 
@@ -185,14 +186,14 @@ def fit_one_liner_b(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     ``info`` holds the chosen ``k``, ``c``, ``b`` and the best F1 per ``(k, c)``.
     """
     del key
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
     if not config.k_grid or not config.c_grid:
         raise InputError("config.k_grid", "One-liner B needs non-empty k_grid and c_grid")
     for k in config.k_grid:
         if int(k) < 1:
             raise InputError("config.k_grid", f"window sizes must be >= 1, got {k}")
-        check_window(int(k), x.shape[1], "config.k_grid")
+        check_window_fits(int(k), x.shape[1], "config.k_grid")
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     c_grid = jnp.asarray(config.c_grid, jnp.float32)
     thr_kc, f1_kc = [], []
@@ -216,8 +217,8 @@ def fit_one_liner_b(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
 
 def fit_case1(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     """Case 1: ``U(0, 1)`` scores. Scoring draws from a fixed key (same shape, same scores)."""
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
     fit_key, score_key = jax.random.split(key)
     delta = _threshold(jax.random.uniform(fit_key, y.shape), y, config)
 
@@ -236,8 +237,8 @@ def norm_scores(x_btc: jax.Array) -> jax.Array:
 def fit_case2(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     """Case 2: ``||x_t||``, threshold by best training F1."""
     del key
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
     delta = _threshold(norm_scores(jnp.asarray(x)), y, config)
     return Fitted("case2", norm_scores, delta, {"delta": delta})
 
@@ -289,8 +290,8 @@ def _case3_scores(params, x_btc, hidden: int, layers: int, chunk: int):
 
 def fit_case3(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     """Case 3: ``||x_t - f(x)_t||`` with a fixed random LSTM ``f``; best training F1."""
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
     params = random_lstm_params(key, x.shape[-1], config)
 
     def score(x_new):

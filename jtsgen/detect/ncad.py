@@ -49,8 +49,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtsgen.data.validate import check_window_fits, check_window_labels, check_windows
 from jtsgen.detect import ncad_augment
-from jtsgen.detect.base import Fitted, best_threshold, check_labels, check_series, check_window
+from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
 from jtsgen.nn.lstm import Dense
 from jtsgen.nn.tcn import TCN
@@ -246,7 +247,7 @@ def make_score_fn(params, config: Config):
     """``x_btc -> scores_bt`` (numpy), jitted, in chunks of ``config.score_batch`` series."""
 
     def score(x_btc: np.ndarray) -> np.ndarray:
-        check_window(config.window, x_btc.shape[1], "config.context + config.suspect")
+        check_window_fits(config.window, x_btc.shape[1], "config.context + config.suspect")
         chunks = [_score_chunk(params, jnp.asarray(x_btc[i:i + config.score_batch]), config)
                   for i in range(0, x_btc.shape[0], config.score_batch)]
         return np.concatenate([np.asarray(c) for c in chunks], axis=0)
@@ -261,9 +262,9 @@ def fit(key: jax.Array, x_btc, y_bt, config: Config = Config(), *, progress: boo
     Returns a :class:`Fitted`; ``info``: ``history`` (per-step ``loss``, ``grad_norm``,
     ``anomalous_share`` of the augmented batches) and ``params``.
     """
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
-    check_window(config.window, x.shape[1], "config.context + config.suspect")
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
+    check_window_fits(config.window, x.shape[1], "config.context + config.suspect")
     init_key, train_key = jax.random.split(key)
     params = init_params(init_key, config, x.shape[1], x.shape[2])
     state = create_state(params, adam(config.learning_rate))

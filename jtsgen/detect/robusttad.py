@@ -26,8 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jtsgen.data.validate import check_window_fits, check_window_labels, check_windows
 from jtsgen.detect import decompose
-from jtsgen.detect.base import Fitted, best_threshold, check_labels, check_series, check_window
+from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
 from jtsgen.nn.unet import UNet1D
 from jtsgen.train import adam, create_state, sample_rows
@@ -129,7 +130,7 @@ def _score_chunk(params, f_btk: jax.Array, config: Config) -> jax.Array:
 def make_score_fn(params, config: Config):
     """``x_btc -> logits_bt`` (numpy): decomposition, then the jitted U-Net in chunks."""
     def score(x_btc: np.ndarray) -> np.ndarray:
-        check_window(config.trend_window, x_btc.shape[1], "config.trend_window")
+        check_window_fits(config.trend_window, x_btc.shape[1], "config.trend_window")
         f = features(x_btc, config)
         chunks = [_score_chunk(params, jnp.asarray(f[i:i + config.score_batch]), config)
                   for i in range(0, f.shape[0], config.score_batch)]
@@ -144,9 +145,9 @@ def fit(key: jax.Array, x_btc, y_bt, config: Config = Config(), *, progress: boo
 
     ``info``: ``history`` (per-step ``loss``, ``grad_norm``), ``pos_weight``, ``params``.
     """
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
-    check_window(config.trend_window, x.shape[1], "config.trend_window")
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
+    check_window_fits(config.trend_window, x.shape[1], "config.trend_window")
     f = features(x, config)
     pos_weight = positive_weight(y, config)
     params = jax.jit(_net(config).init)(key, jnp.zeros((1,) + f.shape[1:], jnp.float32))

@@ -29,7 +29,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jtsgen.detect.base import Fitted, best_threshold, check_labels, check_series, check_window
+from jtsgen.data.validate import check_window_fits, check_window_labels, check_windows
+from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.detect.spectral_residual import EPS, saliency_btc
 from jtsgen.errors import InputError
 from jtsgen.nn.conv import Conv1D
@@ -145,9 +146,9 @@ def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
 
     ``info``: ``params``, ``history`` (per-step loss), ``config``.
     """
-    x = check_series(x_btc)
-    y = check_labels(y_bt, x)
-    check_window(config.lookback + 1, x.shape[1], "config.lookback")
+    x = check_windows(x_btc)
+    y = check_window_labels(y_bt, x)
+    check_window_fits(config.lookback + 1, x.shape[1], "config.lookback")
     init_key, train_key = jax.random.split(key)
     params = _init(init_key, config, x.shape[2] * (2 if config.use_values else 1))
     state = create_state(params, adam(config.learning_rate))
@@ -162,7 +163,7 @@ def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     def score(x_new):
         if x_new.shape[2] != x.shape[2]:
             raise InputError("x_btc", f"has {x_new.shape[2]} channels; fitted on {x.shape[2]}")
-        check_window(config.lookback + 1, x_new.shape[1], "config.lookback")
+        check_window_fits(config.lookback + 1, x_new.shape[1], "config.lookback")
         return _score(params, jnp.asarray(x_new), config)
 
     threshold = best_threshold(score(x), y)

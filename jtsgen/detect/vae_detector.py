@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jtsgen.detect.base import Fitted, check_labels, check_series, check_window
+from jtsgen.data.validate import check_window_fits, check_window_labels, check_windows
+from jtsgen.detect.base import Fitted
 from jtsgen.errors import InputError
 from jtsgen.train import adam, create_state, sample_rows
 from jtsgen.train import fit as train_fit
@@ -166,8 +167,8 @@ def _window_and_step_scores(params, x_btc, config: Config):
 
 
 def _check(x_btc, config: Config) -> np.ndarray:
-    x = check_series(x_btc)
-    check_window(config.window, x.shape[1], "config.window")
+    x = check_windows(x_btc)
+    check_window_fits(config.window, x.shape[1], "config.window")
     if config.stride < 1:
         raise InputError("config.stride", f"must be >= 1, got {config.stride}")
     return x
@@ -193,7 +194,7 @@ def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     ``info``: ``params``, ``config``, ``channels``, ``history``, ``window_threshold``.
     """
     x = _check(x_btc, config)
-    y = check_labels(y_bt, x)
+    y = check_window_labels(y_bt, x)
     length, channels = x.shape[1], x.shape[2]
     starts = window_starts(length, config.window, config.stride)
     w_bnwc = windows(x, starts, config.window)

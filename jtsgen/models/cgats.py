@@ -42,11 +42,11 @@ import numpy as np
 from flax import struct
 from jax.sharding import Mesh
 
+from jtsgen.data.validate import check_label_vectors
 from jtsgen.errors import InputError
 from jtsgen.models.cgats_decoders import AnomalyEncoder, LatentDecoder, warm_start
 from jtsgen.models.cgats_labels import (
     LabelModel,
-    check_labels,
     fit_label_model,
     occlude,
     sample_labels,
@@ -334,7 +334,7 @@ def _check(c: CGATSConfig, x_btc, y_bt):
         raise InputError("x_btc", f"expected [N, {c.seq_len}, {c.channels}], got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise InputError("x_btc", "contains NaN or inf")
-    y = check_labels(y_bt, c.seq_len, source="y_bt")
+    y = check_label_vectors(y_bt, c.seq_len, source="y_bt")
     if y.shape[0] != x.shape[0]:
         raise InputError("y_bt", f"{y.shape[0]} label vectors for {x.shape[0]} series")
     anomalous = y.max(axis=1) > 0
@@ -552,7 +552,7 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
     """
     _require_trained(state)
     c = state.config
-    y = check_labels(labels_bt, c.seq_len, source="labels_bt")
+    y = check_label_vectors(labels_bt, c.seq_len, source="labels_bt")
     kz, kn, ka = jax.random.split(key, 3)
     if z_bd is None:
         z_bd = sample_latent(state, kz, y.shape[0], prior)

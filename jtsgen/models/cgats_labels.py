@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtsgen.data.validate import check_label_vectors
 from jtsgen.errors import InputError
 
 
@@ -43,7 +44,7 @@ def segments_of(y_t: np.ndarray) -> list[tuple[int, int]]:
 
 def fit_label_model(y_bt: np.ndarray, source: str = "y_bt") -> LabelModel:
     """Fits p(Y^A) on training labels ``[B, T]``; needs at least one anomalous window."""
-    y_bt = check_labels(y_bt, source=source)
+    y_bt = check_label_vectors(y_bt, source=source)
     counts, starts, lengths = [], [], []
     for y_t in y_bt:
         segs = segments_of(y_t)
@@ -76,20 +77,6 @@ def sample_labels(model: LabelModel, key: jax.Array, n: int) -> jax.Array:
 def occlude(x_btc: jax.Array, y_bt: jax.Array) -> jax.Array:
     """Sample occlusion model: zeros where ``y_bt == 1``."""
     return x_btc * (1.0 - y_bt)[..., None]
-
-
-def check_labels(y: object, seq_len: int | None = None, source: str = "labels") -> np.ndarray:
-    """Label vectors as float32 ``[B, T]``; InputError on a wrong length or values not in {0,1}."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim == 1:
-        y = y[None]
-    if y.ndim != 2:
-        raise InputError(source, f"expected label vectors [batch, time], got shape {y.shape}")
-    if seq_len is not None and y.shape[1] != seq_len:
-        raise InputError(source, f"label vectors have length {y.shape[1]}, expected {seq_len}")
-    if not np.all((y == 0) | (y == 1)):
-        raise InputError(source, "label values must be 0 or 1")
-    return y
 
 
 def label_vector(

@@ -31,9 +31,9 @@ import numpy as np
 from flax import struct
 from jax.sharding import Mesh
 
+from jtsgen.data.validate import check_label_vectors
 from jtsgen.errors import InputError
 from jtsgen.models import cgats, ddpm, lstm_vae, rcgan
-from jtsgen.models.cgats_labels import check_labels
 from jtsgen.runtime import Stage, untimed
 from jtsgen.train import adam, create_state, fit, for_one_device, sample_rows
 
@@ -52,7 +52,7 @@ class Generator(NamedTuple):
 
 
 def _labels(state: Trained, labels_bt) -> np.ndarray:
-    return check_labels(labels_bt, state.config.seq_len, source="labels_bt")
+    return check_label_vectors(labels_bt, state.config.seq_len, source="labels_bt")
 
 
 def _generate_rcgan(state: Trained, key: jax.Array, labels_bt) -> np.ndarray:
