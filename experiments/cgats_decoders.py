@@ -33,12 +33,13 @@ import numpy as np
 from experiments.common import main, prepare_workdir
 from jtsgen.config import check_choices, write_outputs
 from jtsgen.data import make_sines, scaled_split
+from jtsgen.data.labelled import Labelled
 from jtsgen.detect import registry
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
 from jtsgen.evaluate.faithfulness import label_faithfulness
 from jtsgen.evaluate.framework_runner import FrameworksConfig, check_config, profile_settings
-from jtsgen.evaluate.frameworks import Labelled, evaluate_framework
+from jtsgen.evaluate.frameworks import evaluate_framework
 from jtsgen.evaluate.realism import discriminative_score, summarise_runs
 from jtsgen.models import cgats
 from jtsgen.models.cgats import DECODERS
@@ -88,7 +89,7 @@ def run(config: Config, workdir: str | Path) -> dict:
                       anomaly_prob=config.anomaly_prob, kinds=config.kinds,
                       freq_range=tuple(config.freq_range))
     split = scaled_split(data.x_btc, data.y_bt, train_frac=config.train_frac, seed=config.seed)
-    train, test = Labelled(split.x_train, split.y_train), Labelled(split.x_test, split.y_test)
+    train, test = split.train, split.test
     key = jax.random.key(config.seed)
     base, _ = cgats.fit_stage1(cgats.CGATSState(config.model), jax.random.fold_in(key, 1),
                                train.x_btc, train.y_bt, progress=False)

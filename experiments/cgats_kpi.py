@@ -49,6 +49,7 @@ from experiments.common import main, prepare_workdir
 from jtsgen.data import fit_standard_scaler, load_kpi, sliding_windows
 from jtsgen.data.cache import dataset_dir
 from jtsgen.data.kpi import KPI_FILE
+from jtsgen.data.labelled import Labelled, concat
 from jtsgen.data.series import LabelledSeries
 from jtsgen.errors import InputError
 from jtsgen.evaluate.framework_runner import (
@@ -58,7 +59,6 @@ from jtsgen.evaluate.framework_runner import (
     run_all,
     write_tables,
 )
-from jtsgen.evaluate.frameworks import Labelled, concat
 
 KPI_URL = ("https://github.com/NetManAIOps/KPI-Anomaly-Detection/raw/master/"
            "Finals_dataset/phase2_train.csv.zip")
@@ -139,7 +139,7 @@ def part_windows(values_t: np.ndarray, labels_t: np.ndarray, observed_t: np.ndar
              for v, y in pieces if len(v) >= length]
     if not parts:
         return None
-    return concat(*(Labelled(w.x_btc, w.y_bt) for w in parts))
+    return concat(*(w.labelled for w in parts))
 
 
 @functools.lru_cache(maxsize=2)

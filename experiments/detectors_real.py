@@ -38,13 +38,14 @@ import numpy as np
 from experiments.common import main, prepare_workdir
 from jtsgen.config import check_choices, write_outputs
 from jtsgen.data import fit_standard_scaler, load_kpi, load_nab, sliding_windows
+from jtsgen.data.labelled import Labelled, concat
 from jtsgen.data.nab import NAB_SUBSETS
 from jtsgen.detect import registry
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
-from jtsgen.evaluate.frameworks import Labelled, concat, evaluate_framework
-from jtsgen.evaluate.metrics import best_f1_threshold, point_adjusted_prf
+from jtsgen.evaluate.frameworks import evaluate_framework
+from jtsgen.metrics import best_f1_threshold, point_adjusted_prf
 
 DATASETS = ("kpi",) + tuple(NAB_SUBSETS)
 DETECTORS = registry.DETECTORS
@@ -95,7 +96,7 @@ def _split_series(values_t, labels_t, name: str, config: Config, stride: int):
     for rows in (slice(0, cut), slice(cut, None)):
         w = sliding_windows(x_tc[rows], labels_t[rows], length=config.length, stride=stride,
                             source=name)
-        parts.append(Labelled(w.x_btc, w.y_bt))
+        parts.append(w.labelled)
     return parts
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from experiments.common import main, prepare_workdir
 from jtsgen.config import check_choices
 from jtsgen.data import fit_standard_scaler, load_nab, sliding_windows
+from jtsgen.data.labelled import Labelled, concat
 from jtsgen.data.nab import NAB_SUBSETS
 from jtsgen.errors import InputError
 from jtsgen.evaluate.framework_runner import (
@@ -39,7 +40,6 @@ from jtsgen.evaluate.framework_runner import (
     run_all,
     write_tables,
 )
-from jtsgen.evaluate.frameworks import Labelled, concat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
         x_tc = scaler.transform(s.values_t[:, None])
         for part, rows in ((train, slice(0, cut)), (test, slice(cut, None))):
             w = _windows(x_tc[rows], s.labels_t[rows], config, s.name)
-            part.append(Labelled(w.x_btc, w.y_bt))
+            part.append(w.labelled)
         used.append(s.name)
     if not used:
         raise InputError("--config.subsets", f"no series of {list(config.subsets)} has "

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from experiments.common import main, prepare_workdir
 from jtsgen.data import make_sines, scaled_split
+from jtsgen.data.labelled import Labelled
 from jtsgen.evaluate.framework_runner import (
     FrameworksConfig,
     check_config,
@@ -29,7 +30,6 @@ from jtsgen.evaluate.framework_runner import (
     run_all,
     write_tables,
 )
-from jtsgen.evaluate.frameworks import Labelled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,7 @@ def split(config: Config, data, run: int) -> tuple[Labelled, Labelled]:
     """Run ``run``'s scaled 80:20 split by series: ``(train, test)``."""
     s = scaled_split(data.x_btc, data.y_bt, train_frac=config.train_frac,
                      seed=config.seed + run)
-    return Labelled(s.x_train, s.y_train), Labelled(s.x_test, s.y_test)
+    return s.train, s.test
 
 
 def run(config: Config, workdir: str | Path) -> dict:

@@ -36,7 +36,7 @@ from jtsgen.config import write_outputs
 from jtsgen.data import fit_standard_scaler, make_periodic_multifeature, split_chronological
 from jtsgen.detect import vae_detector
 from jtsgen.evaluate import tables
-from jtsgen.evaluate.metrics import point_prf
+from jtsgen.metrics import point_prf
 
 COLUMNS = ("latent", "window_precision", "window_recall", "window_f1",
            "point_precision", "point_recall", "point_f1")

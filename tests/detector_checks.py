@@ -6,7 +6,7 @@ import jax
 import numpy as np
 
 from jtsgen.detect import baselines
-from jtsgen.evaluate.metrics import point_prf
+from jtsgen.metrics import point_prf
 
 
 def scores_and_f1_against_case1(fitted, x_btc, y_bt, n_train: int) -> tuple[float, float]:

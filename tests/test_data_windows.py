@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from jtsgen.data import (
+    Labelled,
     LabelledSeries,
+    concat,
     fit_minmax_scaler,
     fit_scaler,
     fit_standard_scaler,
@@ -82,6 +84,19 @@ def test_split_arrays():
         split_arrays(x, y, by="random")
     with pytest.raises(InputError, match="train_frac"):
         split_arrays(x, y, train_frac=1.0)
+
+
+def test_windows_and_splits_hand_out_the_one_labelled_container():
+    x = np.arange(20, dtype=np.float32)
+    y = (np.arange(20) == 7).astype(np.float32)
+    w = sliding_windows(x, y, length=5, stride=5)
+    assert isinstance(w.labelled, Labelled)
+    np.testing.assert_array_equal(w.labelled.y_bt[1], [0, 0, 1, 0, 0])
+    s = split_arrays(w.x_btc, w.y_bt, by="time", train_frac=0.5)
+    assert isinstance(s.train, Labelled) and isinstance(s.test, Labelled)
+    both = concat(s.train, s.test)
+    np.testing.assert_array_equal(both.x_btc, w.x_btc)
+    np.testing.assert_array_equal(both.y_bt, w.y_bt)
 
 
 def test_standard_scaler_is_fitted_on_train_only():

@@ -8,7 +8,7 @@ import pytest
 
 from jtsgen.detect import baselines as bl
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import f1_at_threshold, point_prf
+from jtsgen.metrics import f1_at_threshold, point_prf
 
 
 def _f1(y, pred):

@@ -10,7 +10,7 @@ from jtsgen.data import make_sines
 from jtsgen.detect import baselines, sr_cnn
 from jtsgen.detect.spectral_residual import extend_series, saliency, saliency_btc
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import point_prf
+from jtsgen.metrics import point_prf
 
 SMALL = sr_cnn.Config(features=(16, 16), kernel=5, batch_size=32, num_steps=300,
                       steps_per_call=100, learning_rate=3e-3)

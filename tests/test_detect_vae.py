@@ -8,7 +8,7 @@ import pytest
 from jtsgen.data import fit_standard_scaler, make_periodic_multifeature
 from jtsgen.detect import vae_detector as vd
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import point_prf
+from jtsgen.metrics import point_prf
 
 SMALL = vd.Config(window=20, stride=20, latent=4, hidden=(32,), batch_size=16, num_steps=150,
                   steps_per_call=50, learning_rate=3e-3)

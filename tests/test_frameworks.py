@@ -4,11 +4,11 @@ import jax
 import numpy as np
 import pytest
 
+from jtsgen.data.labelled import Labelled
 from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
 from jtsgen.evaluate.frameworks import (
     FRAMEWORKS,
-    Labelled,
     detection_scores,
     evaluate_framework,
     framework_data,

@@ -10,9 +10,9 @@ import numpy as np
 
 from experiments import frameworks_sines
 from jtsgen.data import splits
+from jtsgen.data.labelled import Labelled
 from jtsgen.detect import registry
 from jtsgen.evaluate import framework_runner, frameworks
-from jtsgen.evaluate.frameworks import Labelled
 from jtsgen.models import cgats, generators
 
 SENTINEL = 1000.0  # every test value is above it, no training value is

@@ -1,4 +1,4 @@
-"""Specification of the point-wise metrics in jtsgen.evaluate.metrics."""
+"""Specification of the point-wise metrics in jtsgen.metrics."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import (
+from jtsgen.metrics import (
     best_f1_threshold,
     f1_at_threshold,
     point_adjust,

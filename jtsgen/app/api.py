@@ -34,7 +34,7 @@ import pandas as pd
 from jtsgen.app import LABELS_FROM, MODELS
 from jtsgen.app.dataset import (
     Columns,
-    Split,
+    SeriesSplit,
     fingerprint,
     read_series,
     split_windows,
@@ -138,7 +138,7 @@ def stride_of(cfg: AppConfig) -> int:
     return cfg.stride or max(1, cfg.model.seq_len // 8)
 
 
-def _windows(cfg: AppConfig) -> Split:
+def _windows(cfg: AppConfig) -> SeriesSplit:
     series = read_series(cfg.data, cfg.columns)
     split = split_windows(series, length=cfg.model.seq_len, stride=stride_of(cfg),
                           train_frac=cfg.train_frac)
@@ -194,7 +194,7 @@ def _same_data(workdir: Path, saved: dict, now: dict) -> None:
                                        "again in a new --workdir")
 
 
-def _train(cfg: AppConfig, split: Split, workdir: Path, progress: bool) -> dict:
+def _train(cfg: AppConfig, split: SeriesSplit, workdir: Path, progress: bool) -> dict:
     """The generators ``generate`` and :func:`evaluate`'s first run need, trained (or
     restored from their checkpoints); ``({name: state}, {name: history})``."""
     names = tuple(dict.fromkeys(("cgats", cfg.generator)))
@@ -265,7 +265,7 @@ def fit(data: str | Path, workdir: str | Path, *, label_col: str = "label",
     return result
 
 
-def load(workdir: str | Path) -> tuple[AppConfig, Split]:
+def load(workdir: str | Path) -> tuple[AppConfig, SeriesSplit]:
     """The config and windows of a fitted work directory (the data re-read and checked
     against its fingerprint)."""
     workdir = Path(workdir)
@@ -280,7 +280,7 @@ def load(workdir: str | Path) -> tuple[AppConfig, Split]:
     return cfg, _windows(cfg)
 
 
-def _labels(cfg: AppConfig, split: Split, state: cgats.CGATSState, key: jax.Array, n: int,
+def _labels(cfg: AppConfig, split: SeriesSplit, state: cgats.CGATSState, key: jax.Array, n: int,
             labels_from: str, points: Sequence[int],
             segments: Sequence[tuple[int, int]]) -> np.ndarray:
     if points or segments:
@@ -327,7 +327,7 @@ def generate(workdir: str | Path, n: int = 1000, *, labels_from: str = "label-mo
     return frame
 
 
-def _long_format(cfg: AppConfig, split: Split, values_bt: np.ndarray, y_bt: np.ndarray,
+def _long_format(cfg: AppConfig, split: SeriesSplit, values_bt: np.ndarray, y_bt: np.ndarray,
                  owner_b: np.ndarray) -> pd.DataFrame:
     n, t = values_bt.shape
     return pd.DataFrame({

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jtsgen.data.labelled import Labelled, concat
 from jtsgen.data.scalers import fit_standard_scaler
 from jtsgen.data.series import LabelledSeries
 from jtsgen.data.validate import (
@@ -37,7 +38,6 @@ from jtsgen.data.validate import (
 )
 from jtsgen.data.windows import sliding_windows
 from jtsgen.errors import InputError
-from jtsgen.evaluate.frameworks import Labelled, concat
 
 SUFFIXES = (".csv", ".parquet")
 
@@ -54,7 +54,7 @@ class Columns:
 
 
 @dataclasses.dataclass(frozen=True)
-class Split:
+class SeriesSplit:
     """Scaled windows of every series: ``train``/``test`` (``x_btc [N, T, 1]``, ``y_bt
     [N, T]``), ``train_series_b [N]`` the series index of each training window, and per
     series its name and scaler (``mean``, ``scale``: value = scaled · scale + mean)."""
@@ -162,7 +162,7 @@ def read_series(path: str | Path, cols: Columns) -> list[LabelledSeries]:
 
 
 def split_windows(series: list[LabelledSeries], *, length: int, stride: int,
-                  train_frac: float) -> Split:
+                  train_frac: float) -> SeriesSplit:
     """Each series split ``train_frac`` : rest in time, scaled by its training part and
     windowed; InputError naming a series whose part is shorter than one window."""
     train, test, owner, means, scales = [], [], [], [], []
@@ -177,9 +177,9 @@ def split_windows(series: list[LabelledSeries], *, length: int, stride: int,
         for part, rows in ((train, slice(0, cut)), (test, slice(cut, None))):
             w = sliding_windows(x_tc[rows], s.labels_t[rows], length=length, stride=stride,
                                 source=s.name)
-            part.append(Labelled(w.x_btc, w.y_bt))
+            part.append(w.labelled)
         owner.append(np.full(len(train[-1].x_btc), i))
         means.append(float(scaler.loc_c[0]))
         scales.append(float(scaler.scale_c[0]))
-    return Split(concat(*train), concat(*test), np.concatenate(owner),
+    return SeriesSplit(concat(*train), concat(*test), np.concatenate(owner),
                  tuple(s.name for s in series), np.asarray(means), np.asarray(scales))

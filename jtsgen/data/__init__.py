@@ -15,6 +15,7 @@ from jtsgen.data.generators import (
     make_trend_seasonal_spikes,
 )
 from jtsgen.data.kpi import KPI_COLUMNS, KpiData, load_kpi, read_kpi_csv, read_kpi_hdf
+from jtsgen.data.labelled import Labelled, concat
 from jtsgen.data.nab import NAB_SUBSETS, NAB_URL, load_nab, nab_labels, read_windows
 from jtsgen.data.scalers import (
     SCALER_KINDS,
@@ -50,6 +51,7 @@ __all__ = [
     "SCALER_KINDS",
     "HourlyData",
     "KpiData",
+    "Labelled",
     "LabelledSeries",
     "PeriodicData",
     "Scaler",
@@ -61,6 +63,7 @@ __all__ = [
     "Windows",
     "anomaly_mask",
     "clean_sines",
+    "concat",
     "data_home",
     "dataset_dir",
     "fit_minmax_scaler",

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jtsgen.data.labelled import Labelled
 from jtsgen.data.scalers import fit_standard_scaler
 from jtsgen.data.validate import require_choice, require_fraction, require_positive_int
 from jtsgen.errors import InputError
@@ -38,6 +39,16 @@ class Split(NamedTuple):
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+    @property
+    def train(self) -> Labelled:
+        """The training part as one labelled set."""
+        return Labelled(self.x_train, self.y_train)
+
+    @property
+    def test(self) -> Labelled:
+        """The test part as one labelled set."""
+        return Labelled(self.x_test, self.y_test)
 
 
 def _n_train(n: int, train_frac: float) -> int:

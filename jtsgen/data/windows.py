@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jtsgen.data.labelled import Labelled
 from jtsgen.data.series import LabelledSeries
 from jtsgen.data.validate import (
     require_finite,
@@ -39,6 +40,11 @@ class Windows(NamedTuple):
     y_bt: np.ndarray
     start_b: np.ndarray
     series_b: np.ndarray
+
+    @property
+    def labelled(self) -> Labelled:
+        """The windows and their labels alone."""
+        return Labelled(self.x_btc, self.y_bt)
 
 
 def _as_tc(values: np.ndarray, source: str) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from jtsgen.data.validate import check_windows
-from jtsgen.evaluate.metrics import best_f1_threshold
+from jtsgen.metrics import best_f1_threshold
 
 
 def best_threshold(scores_bt: np.ndarray, y_bt: np.ndarray) -> float:

@@ -22,7 +22,7 @@ Multichannel series: One-liners take the max over channels of the per-channel sc
 (anomalous if any channel fires); Case 2/3 use the Euclidean norm over channels.
 
 Threshold search for One-liner A and Case 1–3: the "brute-force grid" is done
-exactly, with :func:`jtsgen.evaluate.metrics.best_f1_threshold` (one sort, every
+exactly, with :func:`jtsgen.metrics.best_f1_threshold` (one sort, every
 observed score is a candidate, vectorised; ``num_thresholds`` restricts it to that
 many quantiles). This is the limit of any finite grid; for Case 1 it is the paper's
 δ grid on ``[0, 1]`` at full resolution. Prediction is ``score >= threshold`` (``Fitted.predict``).
@@ -43,7 +43,7 @@ import numpy as np
 from jtsgen.data.validate import check_window_fits, check_window_labels, check_windows
 from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import best_f1_threshold
+from jtsgen.metrics import best_f1_threshold
 from jtsgen.nn.lstm import LSTM, Dense
 
 KINDS = ("one_liner_a", "one_liner_b", "case1", "case2", "case3")

@@ -1,4 +1,4 @@
-"""Metrics, the four frameworks, tables, fidelity and realism.
+"""The four frameworks, tables, fidelity, privacy and realism (metrics: jtsgen.metrics).
 
 The package is also callable: ``jtsgen.evaluate(workdir, ...)`` runs
 :func:`jtsgen.app.api.evaluate` (the own-data workflow's tables), so the workflow reads

@@ -48,11 +48,12 @@ import numpy as np
 
 from jtsgen.augment import augment_batch, get_augmenter
 from jtsgen.config import check_choices, to_dict, write_json, write_outputs
+from jtsgen.data.labelled import Labelled
 from jtsgen.detect import registry
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
-from jtsgen.evaluate.frameworks import FRAMEWORKS, Labelled, evaluate_framework
+from jtsgen.evaluate.frameworks import FRAMEWORKS, evaluate_framework
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
 from jtsgen.models.generators import GeneratorSettings

@@ -17,7 +17,7 @@ TRTS          ``real_train`` + ``real_test`` (all real)    a random 20 % of ``sy
 TRTS follows the paper's wording (train on all the real data, test on a 20 %
 random split of the synthetic data), so its detector has seen the real test
 series. The test metrics are point-wise precision, recall and F1
-(:func:`jtsgen.evaluate.metrics.point_prf`) of the detector's own threshold, which
+(:func:`jtsgen.metrics.point_prf`) of the detector's own threshold, which
 it chose on the framework's training data (or, in T(R+S)TR with
 ``threshold_from="real_train"``, on its real part only); separately named extras
 (:func:`detection_scores`, :func:`evaluate_framework`): the point-adjusted F1, the
@@ -33,14 +33,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
 
+from jtsgen.data.labelled import Labelled, concat
 from jtsgen.detect.base import best_threshold
 from jtsgen.errors import InputError
-from jtsgen.evaluate.metrics import best_f1_threshold, point_adjusted_prf, point_prf
+from jtsgen.metrics import best_f1_threshold, point_adjusted_prf, point_prf
 
 FRAMEWORKS = ("TRTR", "T(R+S)TR", "TRTS", "TSTR")
 THRESHOLD_FROM = ("fit_data", "real_train")
@@ -49,13 +50,6 @@ TRTS_TEST_FRACTION = 0.2
 # fit(key, x_btc, y_bt) -> a fitted detector with ``predict(x_btc) -> [B, T]`` labels (and, as
 # :class:`jtsgen.detect.base.Fitted`, ``score`` and ``threshold`` for the test-oracle F1)
 FitFn = Callable[[jax.Array, np.ndarray, np.ndarray], Any]
-
-
-class Labelled(NamedTuple):
-    """Series ``x_btc [B, T, C]`` with per-step labels ``y_bt [B, T]``."""
-
-    x_btc: np.ndarray
-    y_bt: np.ndarray
 
 
 def _checked(name: str, data: Labelled, like: Labelled | None = None) -> Labelled:
@@ -69,12 +63,6 @@ def _checked(name: str, data: Labelled, like: Labelled | None = None) -> Labelle
         raise InputError(name, f"series are [*, {x.shape[1]}, {x.shape[2]}] but the real ones "
                                f"[*, {like.x_btc.shape[1]}, {like.x_btc.shape[2]}]")
     return Labelled(x, y)
-
-
-def concat(*parts: Labelled) -> Labelled:
-    """The sets one after the other along the batch axis."""
-    return Labelled(np.concatenate([p.x_btc for p in parts]),
-                    np.concatenate([p.y_bt for p in parts]))
 
 
 def framework_data(framework: str, real_train: Labelled, real_test: Labelled,
