@@ -8,7 +8,7 @@ devices is fixed when jax starts: the child gets
 in its environment, builds a 1-D ``"data"`` mesh over its N devices
 (:func:`jtsgen.train.data_mesh`), replicates the state and times two programs:
 
-* ``sharded step`` — :func:`jtsgen.train.make_sharded_train_step` on a batch
+* ``sharded step`` — :func:`benchmarks.step_variants.make_sharded_train_step` on a batch
   split along its leading axis, one step per call (GSPMD inserts the gradient
   all-reduce);
 * ``fit program`` — what ``jtsgen.train.fit(..., mesh=)`` compiles:
@@ -75,12 +75,12 @@ def worker(profile: str) -> list[dict[str, Any]]:
     import jax
     import optax
 
+    from benchmarks.step_variants import make_sharded_train_step
     from jtsgen.models import lstm_vae
     from jtsgen.train import (
         create_state,
         data_mesh,
         make_data_parallel_fused_steps,
-        make_sharded_train_step,
         replicate,
         sample_rows,
         shard_batch,

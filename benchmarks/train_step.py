@@ -9,11 +9,11 @@ LSTM-VAE batch size only and leaves the batch-256 entries null):
   latent 4) and at batch 256: our jitted step for scan unroll 1, 2, 4, 8 (the
   packed and fused rows use the one that wins a short interleaved pre-run), the
   same step on a state packed into one buffer per dtype
-  (:func:`jtsgen.train.make_packed_train_step`; the single-call speed-up uses
+  (:func:`benchmarks.step_variants.make_packed_train_step`; the single-call speed-up uses
   the faster of the two), the same step with ``k`` steps fused in one ``lax.scan``
   (:func:`jtsgen.train.make_fused_steps`, time per step), the step split over
   all CPU devices (at batch 256 with 1, 2 and 4 microbatches per device)
-  (:func:`jtsgen.train.make_data_parallel_step`) and ``k`` such steps fused
+  (:func:`benchmarks.step_variants.make_data_parallel_step`) and ``k`` such steps fused
   (:func:`jtsgen.train.make_data_parallel_fused_steps`; the command line asks XLA for
   one CPU device per core, as ``benchmarks.ensemble`` does, so the step can use
   both cores as torch's threads do), and the seed's PyTorch step
@@ -75,18 +75,16 @@ import numpy as np
 import optax
 
 from benchmarks import flops, harness, reference
+from benchmarks.step_variants import PackedLayout, make_data_parallel_step, make_packed_train_step
 from jtsgen.models import cgats, lstm_vae, rcgan
 from jtsgen.models.cgats_labels import occlude
 from jtsgen.runtime import emulate_cpu_devices, reexec_with_host_tunables, usable_cores
 from jtsgen.train import (
-    PackedLayout,
     create_state,
     data_mesh,
     jit_over_data,
     make_data_parallel_fused_steps,
-    make_data_parallel_step,
     make_fused_steps,
-    make_packed_train_step,
     make_train_step,
     replicate,
     sample_rows,
@@ -296,8 +294,8 @@ def lstm_vae_rows(p: Profile, batch: int, use_torch: bool) -> tuple[list[dict], 
 def data_parallel_variants(p: Profile, cfg: lstm_vae.LSTMVAEConfig,
                            make_state: Callable[[], Any], x: jax.Array, key: jax.Array, *,
                            micro_counts: tuple[int, ...], fused_micro: int) -> list[dict]:
-    """The step split over all devices (:func:`jtsgen.train.make_data_parallel_step`), one
-    variant per count in ``micro_counts`` that divides the batch, then ``p.fused_k`` such
+    """The step split over all devices (:func:`benchmarks.step_variants.make_data_parallel_step`),
+    one variant per count in ``micro_counts`` that divides the batch, then ``p.fused_k`` such
     steps fused with ``fused_micro`` microbatches (each variant with its own state, as
     steps donate it); none on a single device."""
     n_dev = jax.device_count()

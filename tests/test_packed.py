@@ -8,13 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks.step_variants import PackedLayout, make_packed_train_step
 from jtsgen.models import lstm_vae
-from jtsgen.train import (
-    PackedLayout,
-    create_state,
-    make_packed_train_step,
-    make_train_step,
-)
+from jtsgen.train import create_state, make_train_step
 
 SMALL = lstm_vae.LSTMVAEConfig(seq_len=12, hidden=8, latent=2)
 

@@ -188,7 +188,7 @@ SHARDED = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np, optax
     from jtsgen.models import lstm_vae
     from jtsgen.train import create_state, make_train_step, data_mesh, replicate, shard_batch
-    from jtsgen.train import make_sharded_train_step
+    from benchmarks.step_variants import make_sharded_train_step
     assert jax.device_count() == 8, jax.devices()
     cfg = lstm_vae.LSTMVAEConfig(seq_len=24, hidden=8, latent=2, unroll=1)
     loss_fn = lstm_vae.make_loss_fn(cfg)
@@ -263,9 +263,9 @@ DATA_PARALLEL = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np, optax
     from jtsgen.errors import InputError
     from jtsgen.models import lstm_vae
+    from benchmarks.step_variants import make_data_parallel_step
     from jtsgen.train import (create_state, data_mesh, make_data_parallel_fused_steps,
-                              make_data_parallel_step, make_train_step, replicate,
-                              shard_batch)
+                              make_train_step, replicate, shard_batch)
     assert jax.device_count() == 2, jax.devices()
     mesh = data_mesh()
 

@@ -14,7 +14,6 @@ from jtsgen.train.ensemble import (
     shard_replicas,
 )
 from jtsgen.train.loop import FitResult, TrainingDiverged, fit
-from jtsgen.train.packed import PackedLayout, make_packed_train_step
 from jtsgen.train.parallel import (
     data_mesh,
     for_one_device,
@@ -22,9 +21,8 @@ from jtsgen.train.parallel import (
     jit_over_data,
     local_mesh,
     make_data_parallel_fused_steps,
-    make_data_parallel_step,
-    make_sharded_train_step,
     per_device_rows,
+    per_device_step,
     replicate,
     shard_batch,
     to_default_device,
@@ -50,7 +48,6 @@ __all__ = [
     "make_dp_step_fn",
     "per_example_grads",
     "FitResult",
-    "PackedLayout",
     "TrainingDiverged",
     "create_state",
     "data_mesh",
@@ -67,10 +64,8 @@ __all__ = [
     "make_ensemble_fused_steps",
     "make_fused_fn",
     "make_fused_steps",
-    "make_packed_train_step",
     "make_data_parallel_fused_steps",
-    "make_data_parallel_step",
-    "make_sharded_train_step",
+    "per_device_step",
     "make_step_fn",
     "make_train_step",
     "per_device_rows",

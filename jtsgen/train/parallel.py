@@ -1,19 +1,15 @@
 """Data parallelism over all local devices with ``jax.sharding``.
 
 The batch is split along its leading axis over a 1-D mesh axis ``"data"``; the
-training state is replicated. Two steps:
+training state is replicated. ``jtsgen.train.fit(..., mesh=)`` trains with:
 
-* :func:`make_sharded_train_step` — ``jit`` with these shardings; XLA (GSPMD)
-  partitions the one-device step and inserts the gradient all-reduce itself, so
-  it is the same pure function as on one device and gives the same loss.
-* :func:`make_data_parallel_step` — ``shard_map``: each device runs the loss on
-  its own rows (optionally in microbatches, accumulating gradients) with its own
-  noise key, and one all-reduce of the flattened gradients follows. On a CPU
-  split into one device per core it is the faster of the two (the LSTM-VAE step
-  at batch 256 on 2 cores: see ``benchmarks.train_step``).
-  :func:`make_data_parallel_fused_steps` runs it k times in one ``lax.scan``,
-  each device sampling its own batch; ``jtsgen.train.fit(loss_fn=..., mesh=)``
-  trains with it.
+* :func:`make_data_parallel_fused_steps` — ``shard_map``: each device runs the
+  loss on its own rows (optionally in microbatches, accumulating gradients) with
+  its own noise key, one all-reduce of the flattened gradients follows
+  (:func:`per_device_step`), k such steps in one ``lax.scan``, each device sampling
+  its own batch. (The one-call-per-step variants measured against it, GSPMD
+  ``jit`` shardings and ``shard_map`` one step per call, live in
+  ``benchmarks/step_variants.py``: both are slower on the CPU.)
 * :func:`fuse_steps_data_parallel` — the same for a ready step (``fit(step=...,
   mesh=)``): each device runs the step on its own rows with its own keys, and the
   step averages its gradients over the devices with
@@ -41,7 +37,6 @@ from jtsgen.train.step import (
     Sampler,
     Step,
     fuse_steps,
-    make_step_fn,
     pmean_flat,
     traced_per_device,
 )
@@ -105,21 +100,11 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
     return jax.device_put(batch, NamedSharding(mesh, PartitionSpec("data")))
 
 
-def make_sharded_train_step(loss_fn: LossFn, mesh: Mesh, *, donate: bool = True):
-    """Jitted data-parallel ``(state, batch, key) -> (state, metrics)`` on ``mesh``."""
-    repl = NamedSharding(mesh, PartitionSpec())
-    data = NamedSharding(mesh, PartitionSpec("data"))
-    return jax.jit(
-        make_step_fn(loss_fn),
-        in_shardings=(repl, data, repl),
-        out_shardings=(repl, repl),
-        donate_argnums=(0,) if donate else (),
-    )
 
-
-def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
+def per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
     """One device's part of a data-parallel step, for use inside ``shard_map`` over ``axis``:
-    ``(state, local_batch, key) -> (state, metrics)`` (see :func:`make_data_parallel_step`)."""
+    ``(state, local_batch, key) -> (state, metrics)``, its gradients accumulated over
+    ``microbatches`` chunks of its rows and averaged over ``axis``."""
     if microbatches < 1:
         raise InputError("microbatches", f"must be >= 1, got {microbatches}")
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
@@ -151,31 +136,6 @@ def _per_device_step(loss_fn: LossFn, microbatches: int, n_dev: int, axis: str):
     return step
 
 
-def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 1,
-                            donate: bool = True):
-    """Jitted data-parallel ``(state, batch, key) -> (state, metrics)`` written per device.
-
-    ``state`` replicated on ``mesh`` (:func:`replicate`), ``batch`` split over
-    ``"data"`` (:func:`shard_batch`); every batch leaf's leading size must divide
-    by ``devices * microbatches``. Each device splits its rows into
-    ``microbatches`` equal chunks and accumulates the gradients of ``loss_fn``
-    over them in a ``lax.scan`` (a smaller working set per chunk: on a 2-core
-    CPU two devices at 128 rows slow each other down, at 32-64 rows they do
-    not); then one ``pmean`` of the gradients flattened into a single vector
-    and the same optimiser update on every device.
-
-    Randomness: chunk ``i`` on device ``d`` draws with
-    ``fold_in(fold_in(fold_in(key, state.step), d), i)``, so noise differs from
-    the one-device step's (same distribution); for a loss that ignores its key
-    the update equals the one-device step's on the same global batch up to
-    float summation order. Metrics: ``loss`` and every aux value are means over
-    all chunks of all devices, ``grad_norm`` is the norm of the averaged
-    gradient — as in :func:`jtsgen.train.make_train_step` when each chunk's loss
-    is a mean over its rows.
-    """
-    local = _per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
-    return jit_over_data(local, mesh, donate)
-
 
 def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps: int,
                                    mesh: Mesh, *, microbatches: int = 1, split_data: bool = True,
@@ -185,13 +145,13 @@ def make_data_parallel_fused_steps(loss_fn: LossFn, sampler: Sampler, num_steps:
 
     At every step each device draws its own batch with ``sampler`` (so the
     global batch is ``devices x`` the sampler's rows), with the batch key folded
-    with the step counter, then the device index, then runs the step of
-    :func:`make_data_parallel_step`. With ``split_data`` the data is split over
+    with the step counter, then the device index, then runs
+    :func:`per_device_step`. With ``split_data`` the data is split over
     ``"data"`` (:func:`shard_batch`) and each device samples its own shard;
     otherwise ``data`` is replicated (:func:`replicate`) and every device samples
     all of it. ``metrics_k`` leaves have leading dim ``num_steps``.
     """
-    step = _per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
+    step = per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
 
     def device_sampler(key: jax.Array, data: Any) -> Any:
         return sampler(jax.random.fold_in(key, jax.lax.axis_index("data")), data)

@@ -1,4 +1,19 @@
-"""Training states packed into one buffer per dtype, for cheap single-step calls.
+"""Training-step variants measured by the benchmarks and not used for training.
+
+``jtsgen.train.fit`` runs k fused steps per call (one device, or data parallel with
+``shard_map``). The benchmarks also time three one-call-per-step programs against
+it; they live here, with their tests, because nothing trains with them
+(``docs/performance.md`` has the figures):
+
+* :class:`PackedLayout` / :func:`make_packed_train_step` — the state packed into one
+  buffer per dtype, so a single step call pays the runtime's per-array dispatch
+  cost for two buffers instead of every leaf (details below).
+* :func:`make_sharded_train_step` — ``jit`` with data-parallel shardings; XLA (GSPMD)
+  partitions the one-device step and inserts the gradient all-reduce itself.
+* :func:`make_data_parallel_step` — ``shard_map``, one step per call
+  (:func:`jtsgen.train.parallel.per_device_step`).
+
+Packed states
 
 Every array that crosses a ``jit`` boundary costs the XLA:CPU runtime a few
 microseconds on the way in and again on the way out. A ``TrainState`` of a small
@@ -24,7 +39,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jtsgen.train.parallel import jit_over_data, per_device_step
 from jtsgen.train.step import LossFn, make_step_fn
 
 
@@ -94,3 +111,41 @@ def make_packed_train_step(loss_fn: LossFn, layout: PackedLayout, *, donate: boo
         return layout.pack(state), metrics
 
     return jax.jit(packed_step, donate_argnums=(0,) if donate else ())
+
+
+def make_sharded_train_step(loss_fn: LossFn, mesh: Mesh, *, donate: bool = True):
+    """Jitted data-parallel ``(state, batch, key) -> (state, metrics)`` on ``mesh``."""
+    repl = NamedSharding(mesh, PartitionSpec())
+    data = NamedSharding(mesh, PartitionSpec("data"))
+    return jax.jit(
+        make_step_fn(loss_fn),
+        in_shardings=(repl, data, repl),
+        out_shardings=(repl, repl),
+        donate_argnums=(0,) if donate else (),
+    )
+
+
+def make_data_parallel_step(loss_fn: LossFn, mesh: Mesh, *, microbatches: int = 1,
+                            donate: bool = True):
+    """Jitted data-parallel ``(state, batch, key) -> (state, metrics)`` written per device.
+
+    ``state`` replicated on ``mesh`` (:func:`replicate`), ``batch`` split over
+    ``"data"`` (:func:`shard_batch`); every batch leaf's leading size must divide
+    by ``devices * microbatches``. Each device splits its rows into
+    ``microbatches`` equal chunks and accumulates the gradients of ``loss_fn``
+    over them in a ``lax.scan`` (a smaller working set per chunk: on a 2-core
+    CPU two devices at 128 rows slow each other down, at 32-64 rows they do
+    not); then one ``pmean`` of the gradients flattened into a single vector
+    and the same optimiser update on every device.
+
+    Randomness: chunk ``i`` on device ``d`` draws with
+    ``fold_in(fold_in(fold_in(key, state.step), d), i)``, so noise differs from
+    the one-device step's (same distribution); for a loss that ignores its key
+    the update equals the one-device step's on the same global batch up to
+    float summation order. Metrics: ``loss`` and every aux value are means over
+    all chunks of all devices, ``grad_norm`` is the norm of the averaged
+    gradient — as in :func:`jtsgen.train.make_train_step` when each chunk's loss
+    is a mean over its rows.
+    """
+    local = per_device_step(loss_fn, microbatches, mesh.shape["data"], "data")
+    return jit_over_data(local, mesh, donate)
