@@ -119,3 +119,26 @@ def test_dp_training_of_the_lstm_vae_still_lowers_its_loss():
     assert np.mean(h["clipped_share"]) > 0.1  # the bound is active: this is DP-SGD, not SGD
     assert int(result.state.step) == 100
 
+
+
+def test_an_interrupted_dp_run_resumes_to_the_uninterrupted_state(problem, tmp_path):
+    params, data = problem
+    kw = dict(loss_fn=_linear_loss, sampler=sample_rows(4), num_steps=20, steps_per_call=5,
+              clip=0.5, noise_multiplier=1.0, progress=False)
+
+    def fresh():  # fit donates its state's buffers
+        return create_state(jax.tree.map(jnp.array, params), optax.sgd(0.1))
+
+    whole = dp.fit_dp(fresh(), data, jax.random.key(3), **kw)
+    ckpt = str(tmp_path / "ckpt")
+    first = dp.fit_dp(fresh(), data, jax.random.key(3),
+                      checkpoint_dir=ckpt, checkpoint_every=5, stop_after=10, **kw)
+    assert int(first.state.step) == 10
+    resumed = dp.fit_dp(fresh(), data, jax.random.key(3),
+                        checkpoint_dir=ckpt, checkpoint_every=5, **kw)
+    assert int(resumed.state.step) == 20
+    assert resumed.resumed_from == 10 and len(resumed.history["loss"]) == 10  # only the rest ran
+    np.testing.assert_allclose(resumed.history["loss"], whole.history["loss"][10:], rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
+                    strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)  # the noise replays from the step key

@@ -27,15 +27,14 @@ the reported ε is then the customary approximation, not a proof for that sample
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
-from jtsgen.train.loop import FitResult, drive
-from jtsgen.train.step import LossFn, Sampler, fuse_steps
+from jtsgen.train.loop import FitResult, fit
+from jtsgen.train.step import LossFn, Sampler
 
 
 def per_example_grads(loss_fn: LossFn, params: Any, batch: Any, key: jax.Array):
@@ -100,21 +99,19 @@ def make_dp_step_fn(loss_fn: LossFn, clip: float, noise_multiplier: float):
 
 
 @functools.cache
-def _compiled(loss_fn: LossFn, sampler: Sampler, k: int, clip: float, noise: float):
-    step = make_dp_step_fn(loss_fn, clip, noise)
-    return jax.jit(fuse_steps(step, sampler, k), donate_argnums=(0,))
+def _dp_step(loss_fn: LossFn, clip: float, noise_multiplier: float):
+    """One step object per setting, so that every :func:`fit_dp` call compiles once."""
+    return make_dp_step_fn(loss_fn, clip, noise_multiplier)
 
 
 def fit_dp(state: TrainState, data: Any, key: jax.Array, *, loss_fn: LossFn, sampler: Sampler,
            num_steps: int, clip: float, noise_multiplier: float, steps_per_call: int = 10,
-           progress: bool = True, desc: str = "dp-sgd", **drive_kwargs) -> FitResult:
-    """:func:`jtsgen.train.fit` with DP-SGD steps: same data, sampler, keys, NaN guard
-    and (``checkpoint_dir=...``) checkpoints, through :func:`jtsgen.train.loop.drive`."""
-    def program(k: int) -> Callable:
-        return _compiled(loss_fn, sampler, k, float(clip), float(noise_multiplier))
-
-    return drive(state, data, key, program=program, num_steps=num_steps,
-                 steps_per_call=steps_per_call, progress=progress, desc=desc, **drive_kwargs)
+           progress: bool = True, desc: str = "dp-sgd", **fit_kwargs) -> FitResult:
+    """:func:`jtsgen.train.fit` with the DP-SGD step (``fit(step=make_dp_step_fn(...))``):
+    same data, sampler, keys, NaN guard and (``checkpoint_dir=...``) checkpoints."""
+    return fit(state, data, key, step=_dp_step(loss_fn, float(clip), float(noise_multiplier)),
+               sampler=sampler, num_steps=num_steps, steps_per_call=steps_per_call,
+               progress=progress, desc=desc, **fit_kwargs)
 
 
 def epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
