@@ -137,8 +137,8 @@ def test_an_interrupted_dp_run_resumes_to_the_uninterrupted_state(problem, tmp_p
     resumed = dp.fit_dp(fresh(), data, jax.random.key(3),
                         checkpoint_dir=ckpt, checkpoint_every=5, **kw)
     assert int(resumed.state.step) == 20
-    assert resumed.resumed_from == 10 and len(resumed.history["loss"]) == 10  # only the rest ran
-    np.testing.assert_allclose(resumed.history["loss"], whole.history["loss"][10:], rtol=1e-6)
+    assert resumed.resumed_from == 10  # from the checkpoint, not from scratch
+    np.testing.assert_allclose(resumed.history["loss"], whole.history["loss"], rtol=1e-6)
     for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
                     strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)  # the noise replays from the step key
