@@ -12,6 +12,7 @@ per-family configs as attributes ``baselines``, ``sr_cnn``, ``vae``, ``robusttad
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -67,6 +68,17 @@ def settings_for(profile: str) -> DetectorSettings:
 def settings_dict(settings: Any) -> dict[str, Any]:
     """The five per-family configs of ``settings`` as keyword arguments."""
     return {f.name: getattr(settings, f.name) for f in dataclasses.fields(DetectorSettings)}
+
+
+def with_steps_scaled(settings: Any, name: str, factor: float) -> Any:
+    """``settings`` with detector ``name``'s training steps times ``factor``, rounded up
+    to whole fused calls (unchanged for the detectors that do not train by steps)."""
+    if name not in _FITS or factor == 1:
+        return settings
+    cfg = getattr(settings, name)
+    calls = math.ceil(cfg.num_steps * factor / cfg.steps_per_call)
+    return dataclasses.replace(settings, **{name: dataclasses.replace(
+        cfg, num_steps=max(calls, 1) * cfg.steps_per_call)})
 
 
 def fit_detector(name: str, key: jax.Array, x_btc, y_bt, settings: Any):

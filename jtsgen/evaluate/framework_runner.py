@@ -79,6 +79,10 @@ THRESHOLD_FROM = {
                 "(in T(R+S)TR: real and synthetic)"}
 ORACLE_NOTE = ("\"test-oracle F1\" columns choose the threshold on the test scores themselves "
                "(an upper bound for the detector's scores, not a result)")
+DETECTOR_STEPS = ("fixed", "epochs")
+# settings added after runs were saved, with the value those runs ran under: a saved run
+# without the key matches a config that has this value
+ADDED_SETTINGS = {"detector_steps": "fixed"}
 GENERATE_CHUNK = 512
 
 
@@ -102,6 +106,11 @@ class FrameworksConfig(DetectorSettings):
     # series, like TRTR's, so a source changes the scores and not the operating point) or
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
     threshold_from: str = "real_train"
+    # how long a detector trains on each framework's data: "fixed" (the same steps in
+    # every framework) or "epochs" (steps times the size of its training set over the
+    # real training set's: the same passes over every window, so T(R+S)TR with a
+    # synthetic set as large as the real one trains twice as many steps)
+    detector_steps: str = "fixed"
     # C-GATS's sampling temperature: the scale of the per-step output noise added to its
     # decoder's mean (0 = the mean, 1 = the model's own distribution); -1 = the
     # temperature C-GATS calibrated on its training windows (their roughness, see
@@ -134,6 +143,9 @@ def check_config(config: FrameworksConfig) -> None:
     if config.threshold_from not in THRESHOLD_FROM:
         raise InputError("--config.threshold_from",
                          f"must be real_train or fit_data, got {config.threshold_from!r}")
+    if config.detector_steps not in DETECTOR_STEPS:
+        raise InputError("--config.detector_steps",
+                         f"must be one of {DETECTOR_STEPS}, got {config.detector_steps!r}")
     if config.n_runs < 1:
         raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
     if config.temperature < 0 and config.temperature != -1:
@@ -248,7 +260,9 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
         det_key = jax.random.fold_in(run_key, d)
 
         def fit(key, x, y, det=det):
-            return registry.fit_detector(det, key, x, y, config)
+            factor = len(x) / len(train.x_btc) if config.detector_steps == "epochs" else 1
+            return registry.fit_detector(det, key, x, y,
+                                         registry.with_steps_scaled(config, det, factor))
 
         def every_framework(det=det, fit=fit, det_key=det_key, pairs=pairs):
             out = []
@@ -288,6 +302,8 @@ def run_all(config: FrameworksConfig, workdir: Path,
     for r in range(config.n_runs):
         path = workdir / "runs" / f"run{r}.json"
         saved = json.loads(path.read_text()) if path.exists() else {}
+        if "settings" in saved:
+            saved["settings"] = {**ADDED_SETTINGS, **saved["settings"]}
         if saved.get("settings") == settings:
             print(f"run {r}: read back from {path}", flush=True)
             runs.append(saved["result"])
@@ -326,10 +342,13 @@ def _share(rows: dict, det: str, pairs) -> str:
 
 
 def _threshold_note(config: FrameworksConfig) -> str:
+    steps = ("; each detector trains as many epochs in every framework (steps in proportion "
+             "to its training windows)" if config.detector_steps == "epochs" else "")
     if config.threshold_from == "real_train":
         return ("thresholds from each framework's training data, in T(R+S)TR from its real "
-                "part (the detector's scores on the real training series, as in TRTR)")
-    return "thresholds from each framework's training data (in T(R+S)TR: real + synthetic)"
+                "part (the detector's scores on the real training series, as in TRTR)" + steps)
+    return ("thresholds from each framework's training data (in T(R+S)TR: real + synthetic)"
+            + steps)
 
 
 def frameworks_markdown(rows: list[dict], config: FrameworksConfig) -> str:

@@ -1,0 +1,74 @@
+"""The four-framework runner's training budget per framework and its saved runs."""
+
+import dataclasses
+import json
+
+import pytest
+
+from experiments import frameworks_sines
+from jtsgen.config import to_dict
+from jtsgen.detect import registry
+from jtsgen.errors import InputError
+from jtsgen.evaluate import framework_runner
+
+
+def test_steps_scale_up_to_whole_fused_calls_and_leave_other_detectors_alone():
+    settings = registry.DetectorSettings()  # sr_cnn: 400 steps, 50 per call
+    assert registry.with_steps_scaled(settings, "sr_cnn", 2.0).sr_cnn.num_steps == 800
+    assert registry.with_steps_scaled(settings, "sr_cnn", 1.25).sr_cnn.num_steps == 500
+    assert registry.with_steps_scaled(settings, "sr_cnn", 1.3).sr_cnn.num_steps == 550
+    scaled = registry.with_steps_scaled(settings, "ncad", 2.0)
+    assert scaled.ncad.num_steps == 2 * settings.ncad.num_steps
+    assert scaled.sr_cnn == settings.sr_cnn and scaled.robusttad == settings.robusttad
+    assert registry.with_steps_scaled(settings, "case2", 3.0) is settings  # no training steps
+
+
+@pytest.mark.parametrize("rule, rs_steps", [("fixed", 20), ("epochs", 40)])
+def test_epochs_rule_trains_t_rs_tr_as_many_passes_per_window_as_trtr(monkeypatch, tmp_path,
+                                                                       rule, rs_steps):
+    config = dataclasses.replace(frameworks_sines.get_config("smoke"), detectors=("sr_cnn",),
+                                 frameworks=("TRTR",), augmentations=("mixup",),
+                                 detector_steps=rule)
+    train, test = frameworks_sines.split(config, frameworks_sines.make_data(config), 0)
+    fits = []
+    original = registry.fit_detector
+
+    def spy(name, key, x, y, settings):
+        fits.append((len(x), settings.sr_cnn.num_steps))
+        return original(name, key, x, y, settings)
+
+    monkeypatch.setattr(registry, "fit_detector", spy)
+    result = framework_runner.run_once(config, train, test, 0, tmp_path, progress=False)
+    n = len(train.x_btc)  # Mixup's set is as large as the real one: R+S holds 2n windows
+    assert [(c["framework"], c["source"]) for c in result["cells"]] == [
+        ("TRTR", None), ("T(R+S)TR", "mixup")]
+    assert fits == [(n, 20), (2 * n, rs_steps)]
+    if rule == "epochs":
+        assert "as many epochs" in framework_runner.frameworks_markdown(
+            framework_runner.summarise([result]), config)
+
+
+def test_a_run_saved_before_a_setting_existed_is_read_back_at_its_old_value(monkeypatch,
+                                                                           tmp_path):
+    config = frameworks_sines.get_config("smoke")
+    settings = {k: v for k, v in json.loads(json.dumps(to_dict(config))).items()
+                if k not in ("n_runs", "detector_steps")}
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "run0.json").write_text(json.dumps(
+        {"settings": settings, "result": {"cells": [], "n_train": 1, "n_test": 1}}))
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the saved run was run again")
+
+    monkeypatch.setattr(framework_runner, "run_once", must_not_run)
+    runs = framework_runner.run_all(config, tmp_path, lambda r: (None, None), progress=False)
+    assert runs == [{"cells": [], "n_train": 1, "n_test": 1}]
+    with pytest.raises(AssertionError, match="run again"):  # not at another value
+        framework_runner.run_all(dataclasses.replace(config, detector_steps="epochs"),
+                                 tmp_path, lambda r: (None, None), progress=False)
+
+
+def test_an_unknown_steps_rule_is_refused():
+    with pytest.raises(InputError, match="--config.detector_steps"):
+        framework_runner.check_config(dataclasses.replace(
+            frameworks_sines.get_config("smoke"), detector_steps="minutes"))
