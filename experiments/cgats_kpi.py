@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from experiments.common import main, prepare_workdir
+from experiments.common import main, run_fixed_split
 from jtsgen.data import fit_standard_scaler, load_kpi, sliding_windows
 from jtsgen.data.cache import dataset_dir
 from jtsgen.data.kpi import KPI_FILE
@@ -56,8 +56,6 @@ from jtsgen.evaluate.framework_runner import (
     FrameworksConfig,
     check_config,
     profile_settings,
-    run_all,
-    write_tables,
 )
 
 KPI_URL = ("https://github.com/NetManAIOps/KPI-Anomaly-Detection/raw/master/"
@@ -255,14 +253,14 @@ def _check(config: Config) -> None:
 def run(config: Config, workdir: str | Path) -> dict:
     """Loads and splits the KPIs, runs every seed and writes the three tables."""
     _check(config)
-    train, test, info = load_split(config)
-    workdir = prepare_workdir(config, workdir)
-    runs = run_all(config, workdir, lambda r: (train, test))
-    note = (f"AIOps KPI phase 2: {len(info['kpis'])} KPIs ({info['selection']}) split "
-            f"{config.train_frac:g}:{1 - config.train_frac:g} in time on their regular "
-            f"grids, {GAP_NOTES[config.gaps]}, windows of {config.model.seq_len} every "
-            f"{config.stride} steps: {len(train.x_btc)} training, {len(test.x_btc)} test")
-    return write_tables(config, workdir, runs, note, dataset="KPI", extra={"kpi": info})
+
+    def note(info, train, test):
+        return (f"AIOps KPI phase 2: {len(info['kpis'])} KPIs ({info['selection']}) split "
+                f"{config.train_frac:g}:{1 - config.train_frac:g} in time on their regular "
+                f"grids, {GAP_NOTES[config.gaps]}, windows of {config.model.seq_len} every "
+                f"{config.stride} steps: {len(train.x_btc)} training, {len(test.x_btc)} test")
+
+    return run_fixed_split(config, workdir, load_split, note, dataset="KPI", info_key="kpi")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,22 @@ def prepare_workdir(config: Any, workdir: str | Path) -> Path:
     return workdir
 
 
+def run_fixed_split(config: Any, workdir: str | Path, load_split: Callable,
+                    note: Callable[[dict, Any, Any], str], *, dataset: str = "data",
+                    info_key: str | None = None) -> dict:
+    """A four-framework experiment whose runs share one split: ``load_split(config) ->
+    (train, test, info)`` before the work directory is made, then every run
+    (:func:`jtsgen.evaluate.framework_runner.run_all`) and the tables, their data note
+    ``note(info, train, test)``; ``info`` is saved in ``results.json`` under ``info_key``."""
+    from jtsgen.evaluate.framework_runner import run_all, write_tables
+
+    train, test, info = load_split(config)
+    workdir = prepare_workdir(config, workdir)
+    runs = run_all(config, workdir, lambda r: (train, test))
+    return write_tables(config, workdir, runs, note(info, train, test), dataset=dataset,
+                        extra={info_key: info} if info_key else None)
+
+
 def main(
     name: str,
     get_config: Callable[[str], Any],

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.common import main, prepare_workdir
+from experiments.common import main, run_fixed_split
 from jtsgen.config import check_choices
 from jtsgen.data import fit_standard_scaler, load_nab, sliding_windows
 from jtsgen.data.labelled import Labelled, concat
@@ -37,8 +37,6 @@ from jtsgen.evaluate.framework_runner import (
     FrameworksConfig,
     check_config,
     profile_settings,
-    run_all,
-    write_tables,
 )
 
 
@@ -110,14 +108,14 @@ def _check(config: Config) -> None:
 def run(config: Config, workdir: str | Path) -> dict:
     """Loads and splits the NAB series, runs every seed and writes both tables."""
     _check(config)
-    train, test, info = load_split(config)
-    workdir = prepare_workdir(config, workdir)
-    runs = run_all(config, workdir, lambda r: (train, test))
-    note = (f"NAB {', '.join(config.subsets)}: {len(info['series'])} series split "
-            f"{config.train_frac:g}:{1 - config.train_frac:g} in time, windows of "
-            f"{config.model.seq_len} every {config.stride} steps; too short: "
-            f"{info['skipped_short'] or 'none'}")
-    return write_tables(config, workdir, runs, note)
+
+    def note(info, train, test):
+        return (f"NAB {', '.join(config.subsets)}: {len(info['series'])} series split "
+                f"{config.train_frac:g}:{1 - config.train_frac:g} in time, windows of "
+                f"{config.model.seq_len} every {config.stride} steps; too short: "
+                f"{info['skipped_short'] or 'none'}")
+
+    return run_fixed_split(config, workdir, load_split, note)
 
 
 if __name__ == "__main__":
