@@ -87,7 +87,7 @@ class Config:
 
 
 def get_config(profile: str = "quick") -> Config:
-    """smoke: seconds (tests); quick: 3 runs of 1,000 series, about 15 minutes on 2 CPU
+    """smoke: seconds (tests); quick: 3 runs of 1,000 series, about 8 minutes on 2 CPU
     cores; paper: 5 runs of 10,000 series (TimeGAN's size) with longer training."""
     if profile == "smoke":
         return Config(profile=profile, n_runs=2, n_series=40, batch_size=8, vae_steps=10,
