@@ -220,12 +220,11 @@ def make_figures(state: cgats.CGATSState, config: Config, keys: RunKeys, y_eval:
 
 def _write_table(workdir: Path, table: dict[str, dict[str, float]]) -> None:
     cols = ["on_label_share", "label_rate", "lift", "dev_on", "dev_off"]
-    csv = ["generator," + ",".join(cols)]
-    for name, row in table.items():
-        csv.append(f'"{name}",' + ",".join(f"{row[c]:.4f}" for c in cols))
+    csv = tables.csv(["generator", *cols], [
+        {"generator": name, **{c: float(row[c]) for c in cols}} for name, row in table.items()])
     md = tables.markdown(["generator", *cols], [
         [name] + [f"{row[c]:.3f}" for c in cols] for name, row in table.items()])
-    atomic_write_text(workdir / "faithfulness.csv", "\n".join(csv) + "\n")
+    atomic_write_text(workdir / "faithfulness.csv", csv)
     atomic_write_text(workdir / "faithfulness.md", "\n".join(md) + "\n")
 
 
