@@ -6,9 +6,9 @@ from its worker threads. A block that large is a fresh ``mmap`` on every call
 and is unmapped when the call ends, so each call first-touches it one 4 KiB
 page at a time: ~20,000 page faults, a third of the step
 (``benchmarks.train_step``). With glibc's ``glibc.malloc.hugetlb=1`` tunable,
-malloc asks for transparent huge pages for such blocks: ~200 faults per step,
-and the batch-256 step drops from ~80 ms to ~55 ms here. Small steps are
-unaffected (their blocks stay in malloc's heap).
+malloc asks for transparent huge pages for such blocks (~200 faults per step; the
+step times are in ``docs/performance.md``). Small steps are unaffected (their blocks
+stay in malloc's heap).
 
 Tunables are read when a process starts, so a running process cannot switch
 this on. :func:`reexec_with_host_tunables` re-executes the current command once

@@ -1,8 +1,8 @@
 """Counter-based Gaussian noise for long sampling chains.
 
 ``jax.random`` (threefry) is the library's source of randomness everywhere, but on
-XLA:CPU drawing bits with it costs about 10-15 ns per number: for a DDPM reverse
-chain at batch 1024 that is 80 of 130 ms, more than the denoiser. Samplers draw
+XLA:CPU drawing its bits costs more than a small denoiser's step in a long DDPM
+reverse chain (figures in ``docs/performance.md``). Samplers draw
 their per-step noise here instead: a stateless hash of ``(seed, step, element
 index)`` — two rounds of the MurmurHash3 32-bit finaliser, a bijection on the
 counter for a fixed seed — turned into a uniform in (0, 1) on the 2^23 grid and
