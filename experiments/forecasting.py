@@ -12,7 +12,8 @@ Writes ``config.json``, ``results.json``, ``metrics.csv`` (per horizon step and
 overall, original units), ``table.md``, ``search.csv``, ``utility.csv``/``.md`` and
 the figures ``forecasts.png``, ``attention_heatmap.png``, ``lag_importance.png``;
 checkpoints under ``checkpoints/`` and the finished search in ``search.json``, so a
-rerun resumes.
+rerun resumes. ``--config.search_backend=optuna`` lets an Optuna TPE study propose the
+search's shapes (``search_trials`` trials; needs ``pip install 'jtsgen[optuna]'``).
 """
 
 from __future__ import annotations
@@ -33,12 +34,19 @@ from jtsgen.evaluate import forecast_metrics as fmx
 from jtsgen.evaluate.tables import csv, markdown
 from jtsgen.forecast import baselines, plots
 from jtsgen.forecast.data import ForecastData, load_csv, prepare
-from jtsgen.forecast.search import init_state, run_search, sample_candidates
+from jtsgen.forecast.search import (
+    import_optuna,
+    init_state,
+    optuna_search,
+    run_search,
+    sample_candidates,
+)
 from jtsgen.models import forecast as fm
 from jtsgen.models import generators, lstm_vae
 from jtsgen.train import adam, create_state, fit, sample_rows
 
 SYNTHETIC = ("lstm_vae", "none")
+SEARCH_BACKENDS = ("random", "optuna")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +77,8 @@ class Config:
     search_hidden: tuple[int, ...] = (16, 32)
     search_candidates: int = 4  # per (family, hidden) group, trained as one population
     search_steps: int = 1000
+    search_backend: str = "random"  # or "optuna": a TPE study proposes (family, hidden)
+    search_trials: int = 6  # optuna: trials, each a population of search_candidates
     synthetic: str = "lstm_vae"  # source of synthetic training series, or "none"
     synthetic_steps: int = 1500
     synthetic_hidden: int = 32
@@ -81,10 +91,12 @@ def get_config(profile: str = "quick") -> Config:
         return Config(profile=profile, n_steps=400, input_len=24, horizon=4, hidden=8,
                       heads=2, batch_size=16, num_steps=40, steps_per_call=20,
                       checkpoint_every=20, search_hidden=(8,), search_candidates=2,
-                      search_steps=20, synthetic_steps=20, synthetic_hidden=8, arima_p=2)
+                      search_steps=20, search_trials=2, synthetic_steps=20,
+                      synthetic_hidden=8, arima_p=2)
     if profile == "paper":
         return Config(profile=profile, hidden=64, num_steps=6000, search_hidden=(64, 128),
-                      search_candidates=8, search_steps=4000, synthetic_steps=5000)
+                      search_candidates=8, search_steps=4000, search_trials=12,
+                      synthetic_steps=5000)
     return Config(profile=profile)
 
 
@@ -97,9 +109,15 @@ def _check(config: Config) -> None:
                                             f"{config.input_len}")
     if config.arima_p >= config.input_len:
         raise InputError("--config.arima_p", f"must be below input_len {config.input_len}")
-    for name in ("num_steps", "search_steps", "search_candidates", "batch_size"):
+    for name in ("num_steps", "search_steps", "search_candidates", "search_trials",
+                 "batch_size"):
         if getattr(config, name) < 1:
             raise InputError(f"--config.{name}", f"must be >= 1, got {getattr(config, name)}")
+    if config.search_backend not in SEARCH_BACKENDS:
+        raise InputError("--config.search_backend", f"unknown {config.search_backend!r}; "
+                                                    f"choose from {list(SEARCH_BACKENDS)}")
+    if config.search_backend == "optuna":
+        import_optuna()
     fm.ForecastConfig(kind="attention", hidden=config.hidden, heads=config.heads)
     fm.hparams(config.dropout, config.teacher_forcing)
 
@@ -149,24 +167,45 @@ def synthetic_windows(config: Config, data: ForecastData, key, ckpt: Path):
     return fake[:, :config.input_len], fake[:, config.input_len:], res.history
 
 
+def search_spec(config: Config) -> dict:
+    """What decides the search's outcome (with the data): ``search.json`` is reused only
+    when it was written for the same spec. Random: the candidates themselves."""
+    if config.search_backend == "random":
+        return {"backend": "random", "candidates": sample_candidates(
+            config.seed + 1, config.search_candidates, fm.FAMILIES, config.search_hidden)}
+    return {"backend": config.search_backend, "seed": config.seed,
+            "families": list(fm.FAMILIES), "hidden": [int(h) for h in config.search_hidden],
+            "trials": config.search_trials, "candidates": config.search_candidates,
+            "steps": config.search_steps}
+
+
 def search(config: Config, data: ForecastData, channels: int, key, workdir: Path, score):
-    """The population search, or its saved outcome when ``search.json`` holds the same
-    candidates. Returns ``(records, best index, best test forecasts (scaled))``."""
-    candidates = sample_candidates(config.seed + 1, config.search_candidates,
-                                   fm.FAMILIES, config.search_hidden)
+    """The population search (random, or Optuna proposing the shapes), or its saved
+    outcome when ``search.json`` holds the same spec. Returns ``(records, best index,
+    best test forecasts (scaled) [B, H, C])``."""
+    spec = search_spec(config)
     saved = workdir / "search.json"
     if saved.exists():
         done = json.loads(saved.read_text())
-        keys = ("kind", "hidden", "learning_rate", "dropout", "teacher_forcing")
-        if [{k: c[k] for k in keys} for c in done["candidates"]] == candidates:
+        if done.get("spec") == spec:
             return done["candidates"], done["best"], np.asarray(done["test_pred"], np.float32)
     base = model_config(config, "lstm", channels)
-    records, (best, bcfg, params) = run_search(
-        candidates, base, data.train.x_bic, data.train.y_bhc, data.val.x_bic,
-        lambda pred: score(data.val.y_bhc, pred), key, batch_size=config.batch_size,
-        num_steps=config.search_steps, steps_per_call=config.steps_per_call)
+
+    def evaluate(candidates):
+        return run_search(candidates, base, data.train.x_bic, data.train.y_bhc, data.val.x_bic,
+                          lambda pred: score(data.val.y_bhc, pred), key,
+                          batch_size=config.batch_size, num_steps=config.search_steps,
+                          steps_per_call=config.steps_per_call)
+
+    if config.search_backend == "optuna":
+        records, (best, bcfg, params) = optuna_search(
+            evaluate, fm.FAMILIES, config.search_hidden, n_trials=config.search_trials,
+            n_per_group=config.search_candidates, seed=config.seed)
+    else:
+        records, (best, bcfg, params) = evaluate(spec["candidates"])
     test_pred, _ = fm.predict(params, data.test.x_bic, bcfg)
-    write_json(saved, {"candidates": records, "best": best, "test_pred": test_pred})
+    write_json(saved, {"spec": spec, "candidates": records, "best": best,
+                       "test_pred": test_pred})
     return records, best, test_pred
 
 

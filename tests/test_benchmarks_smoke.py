@@ -19,6 +19,7 @@ from benchmarks import (
     ensemble,
     flops,
     harness,
+    hpo_population,
     pipeline,
     reference,
     scaling,
@@ -146,6 +147,26 @@ def test_ensemble(tmp_path):
     assert summary["ensemble_speedup_k2"] == vm["speedup"] > 0
     assert vm["speedup_spread"] >= 0 and "speedup" not in seq
     assert vm["n"] >= 2 and seq["n"] >= 2
+
+
+def test_hpo_population(tmp_path):
+    report = run_tiny(hpo_population, tmp_path)
+    rows, summary = report["rows"], report["summary"]
+    # one row per mode for each population size of the profile (K = 2 in tiny)
+    assert [(r["mode"], r["candidates"]) for r in rows] == [
+        ("one by one", 2), ("vmapped population", 2)]
+    assert set(summary) == {"hpo_population_speedup_k2", "hpo_population_speedup"}
+    one, pop = rows
+    for r in rows:
+        assert r["s_per_round"] > 0 and r["compile_s"] > 0 and r["rounds"] >= 2
+        # throughput: K candidates x steps_per_call steps per round
+        assert r["candidate_steps_per_s"] == pytest.approx(2 * 2 / r["s_per_round"])
+        assert r["candidates_per_s"] == pytest.approx(r["candidate_steps_per_s"] / 1000)
+    # paired by round against one by one, which has no speed-up of its own
+    assert summary["hpo_population_speedup"] == summary["hpo_population_speedup_k2"]
+    assert summary["hpo_population_speedup_k2"] == pop["speedup"] > 0
+    assert pop["speedup_spread"] >= 0 and "speedup" not in one
+    assert report["config"]["sizes"]["candidates"] == [2]
 
 
 def test_scaling_runs_each_device_count_in_its_own_process(tmp_path):

@@ -9,6 +9,11 @@ group every candidate starts from the same initial parameters and sees the same
 batches (common random numbers), so validation differences come from the
 hyper-parameters. Selection uses validation RMSE (original units); the caller
 reports the winner on the test windows.
+
+:func:`optuna_search` is the optional Optuna backend: a TPE study proposes the
+shape-changing ``(kind, hidden)`` of each trial, and the trial's population of
+random non-shape candidates trains as one vmapped group (optuna is an extra:
+``pip install 'jtsgen[optuna]'``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtsgen.errors import InputError
 from jtsgen.models import forecast as fm
 from jtsgen.train import create_state, fit_ensemble, init_replicas
 
@@ -114,4 +120,50 @@ def run_search(candidates: list[dict], base: fm.ForecastConfig, x_train, y_train
             records[i]["final_loss"] = float(np.mean(history["loss"][j, -20:]))
             if best[0] is None or records[i]["val_score"] < records[best[0]]["val_score"]:
                 best = (i, config, jax.tree.map(lambda a, j=j: a[j], params_k))
+    return records, best
+
+
+def import_optuna():
+    """The ``optuna`` module, or an :class:`InputError` naming the flag that asked for it."""
+    try:
+        import optuna
+    except ImportError:
+        raise InputError("--config.search_backend",
+                         "the optuna backend needs Optuna, which is not installed: "
+                         "pip install 'jtsgen[optuna]'") from None
+    return optuna
+
+
+def optuna_search(evaluate, kinds: tuple[str, ...], hiddens: tuple[int, ...], *,
+                  n_trials: int, n_per_group: int, seed: int):
+    """Optuna backend: a TPE study (seeded by ``seed``) picks ``(kind, hidden)`` per trial.
+
+    Each trial's ``n_per_group`` random non-shape candidates (:func:`sample_candidates`
+    with seed ``seed + 1 + trial number``) share the proposed shape and go to
+    ``evaluate(candidates) -> (records, (index, config, params))`` — e.g.
+    :func:`run_search` with its data bound — as one population; the trial's value is
+    that group's best validation score. TPE's random start-up is half the trials (at
+    most 10). Returns ``(records, best)`` as :func:`run_search`: the records of all
+    trials in trial order (``n_trials * n_per_group`` of them), ``best`` the lowest
+    validation score over all trials, its index into ``records``.
+    """
+    optuna = import_optuna()
+    sampler = optuna.samplers.TPESampler(seed=seed,
+                                         n_startup_trials=max(1, min(10, n_trials // 2)))
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    records: list[dict] = []
+    best = (None, None, None)
+
+    def objective(trial) -> float:
+        nonlocal best
+        kind = trial.suggest_categorical("kind", list(kinds))
+        hidden = trial.suggest_categorical("hidden", [int(h) for h in hiddens])
+        group, (i, config, params) = evaluate(
+            sample_candidates(seed + 1 + trial.number, n_per_group, (kind,), (hidden,)))
+        if best[0] is None or group[i]["val_score"] < records[best[0]]["val_score"]:
+            best = (len(records) + i, config, params)
+        records.extend(group)
+        return group[i]["val_score"]
+
+    study.optimize(objective, n_trials=n_trials)
     return records, best
