@@ -106,11 +106,12 @@ class FrameworksConfig(DetectorSettings):
     # series, like TRTR's, so a source changes the scores and not the operating point) or
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
     threshold_from: str = "real_train"
-    # how long a detector trains on each framework's data: "fixed" (the same steps in
-    # every framework) or "epochs" (steps times the size of its training set over the
-    # real training set's: the same passes over every window, so T(R+S)TR with a
-    # synthetic set as large as the real one trains twice as many steps)
-    detector_steps: str = "fixed"
+    # how long a detector trains on each framework's data: "epochs" (steps times the
+    # size of its training set over the real training set's: the same passes over every
+    # window, so T(R+S)TR with a synthetic set as large as the real one trains twice as
+    # many steps) or "fixed" (the same steps in every framework: a synthetic set then
+    # halves the passes over the real windows; runs saved before this setting used it)
+    detector_steps: str = "epochs"
     # C-GATS's sampling temperature: the scale of the per-step output noise added to its
     # decoder's mean (0 = the mean, 1 = the model's own distribution); -1 = the
     # temperature C-GATS calibrated on its training windows (their roughness, see
