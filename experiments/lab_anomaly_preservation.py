@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from jtsgen.config import write_json
+from jtsgen.config import write_outputs
 from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.errors import InputError
 from jtsgen.evaluate import anomaly_preservation as AP
@@ -132,11 +132,8 @@ def run(config: Config, workdir: str | Path) -> dict:
         report["label_rate_train"] = float(np.mean(y_train))
     report["lab_profile"] = lab_config.get("profile")
     report["lab_dir"] = config.lab_dir or str(workdir / "lab")
-    write_json(workdir / "results.json", report)
     table = markdown(report)
-    (workdir / "table.md").write_text(table)
-    print(table)
-    print(f"results in {workdir}")
+    write_outputs(workdir, {"results.json": report}, {"table.md": table}, show=table)
     return report
 
 
