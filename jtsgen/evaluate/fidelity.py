@@ -20,6 +20,18 @@ Closed-form distances (seed 000 and the usual time-series GAN metrics):
 * ``correlation_distance`` — mean |corr_real - corr_fake| over channel pairs of the
   cross-channel correlation matrices (multivariate only), in [0, 2].
 
+Variable-length series (seed 000, Exercise 1): ``acf_distance``, ``trend_distance``,
+``std_ratio`` and ``mmd2`` take optional masks ``real_mask [N, T]`` and
+``fake_mask [M, T]`` (1 = real step, 0 = padding; either may be omitted = all real).
+They are computed over real steps only: per-series ACF means, variances and lag
+products over real steps (a lag pair counts only if both steps are real), slopes
+over real steps, the std of the pooled real values, and MMD² of windows whose
+padded steps are set to 0 (so within one length group it is the MMD² of the
+truncated windows; across groups a length mismatch adds distance). The padding
+values and the number of padded steps never change these numbers. The spectral
+distance (its frequencies depend on the length) and the trained scores take no
+mask: use them per length group on truncated series.
+
 Scores that train a small network through :func:`jtsgen.train.fit` (each takes a
 ``key`` and small default step counts, seconds on a CPU):
 
@@ -61,22 +73,53 @@ def as_btc(x) -> np.ndarray:
     return x[..., None] if x.ndim == 2 else x
 
 
+def as_mask(mask, x_btc: np.ndarray, name: str) -> np.ndarray:
+    """A ``[N, T]`` 0/1 mask for ``x_btc [N, T, C]`` as bool (``None``: every step real);
+    raises :class:`InputError` naming ``name`` on a wrong shape, values other than 0 and
+    1, or a series with fewer than 2 real steps."""
+    if mask is None:
+        return np.ones(x_btc.shape[:2], bool)
+    m = np.asarray(mask)
+    if m.shape != x_btc.shape[:2]:
+        raise InputError(name, f"expected a mask of shape {x_btc.shape[:2]}, got {m.shape}")
+    if not np.all((m == 0) | (m == 1)):
+        raise InputError(name, "mask values must be 0 (padding) or 1 (real step)")
+    if m.sum(axis=1).min() < 2:
+        raise InputError(name, "every series needs at least 2 real steps")
+    return m.astype(bool)
+
+
 def per_channel(fn):
     """Lifts a univariate ``fn(real_bt, fake_bt, ...)`` to ``[N, T, C]`` inputs: the
-    mean of ``fn`` over channels (``[N, T]`` inputs go straight through)."""
+    mean of ``fn`` over channels (``[N, T]`` inputs go straight through). Masks
+    ``real_mask [N, T]`` / ``fake_mask [M, T]``, when either is given, are checked and
+    passed to ``fn`` as bool ``real_m`` / ``fake_m`` (the same for every channel)."""
 
     @functools.wraps(fn)
-    def lifted(real, fake, *args, **kwargs):
+    def lifted(real, fake, *args, real_mask=None, fake_mask=None, **kwargs):
         real, fake = as_btc(real), as_btc(fake)
+        if real_mask is not None or fake_mask is not None:
+            kwargs = dict(kwargs, real_m=as_mask(real_mask, real, "real_mask"),
+                          fake_m=as_mask(fake_mask, fake, "fake_mask"))
         return float(np.mean([fn(real[..., c], fake[..., c], *args, **kwargs)
                               for c in range(real.shape[-1])]))
 
     return lifted
 
 
-def acf_bt(x_bt: np.ndarray, nlags: int) -> np.ndarray:
-    """Per-series autocorrelation at lags 0..nlags: ``[B, nlags + 1]``."""
-    x = x_bt - x_bt.mean(axis=1, keepdims=True)
+def _centred(x_bt: np.ndarray, m_bt: np.ndarray | None) -> np.ndarray:
+    """``x_bt`` minus each series' mean over its real steps, padded steps set to 0."""
+    if m_bt is None:
+        return x_bt - x_bt.mean(axis=1, keepdims=True)
+    x = np.where(m_bt, x_bt, 0.0)
+    mean = x.sum(axis=1, keepdims=True) / m_bt.sum(axis=1, keepdims=True)
+    return np.where(m_bt, x - mean, 0.0)
+
+
+def acf_bt(x_bt: np.ndarray, nlags: int, m_bt: np.ndarray | None = None) -> np.ndarray:
+    """Per-series autocorrelation at lags 0..nlags: ``[B, nlags + 1]`` (with a bool mask
+    ``m_bt [B, T]``: over real steps; a lag pair with a padded step adds 0)."""
+    x = _centred(x_bt, m_bt)
     denom = np.maximum((x**2).sum(axis=1), 1e-12)
     return np.stack(
         [(x[:, : x.shape[1] - k] * x[:, k:]).sum(axis=1) / denom for k in range(nlags + 1)],
@@ -85,26 +128,37 @@ def acf_bt(x_bt: np.ndarray, nlags: int) -> np.ndarray:
 
 
 @per_channel
-def acf_distance(real_bt: np.ndarray, fake_bt: np.ndarray, nlags: int = 20) -> float:
-    nlags = min(nlags, real_bt.shape[1] - 1)  # lags up to T - 1 exist
-    a, b = acf_bt(real_bt, nlags).mean(0), acf_bt(fake_bt, nlags).mean(0)
+def acf_distance(real_bt: np.ndarray, fake_bt: np.ndarray, nlags: int = 20, *,
+                 real_m=None, fake_m=None) -> float:
+    if real_m is None:
+        nlags = min(nlags, real_bt.shape[1] - 1)  # lags up to T - 1 exist
+    else:  # lags up to the shortest series' length - 1
+        nlags = min(nlags, int(real_m.sum(1).min()) - 1, int(fake_m.sum(1).min()) - 1)
+    a, b = acf_bt(real_bt, nlags, real_m).mean(0), acf_bt(fake_bt, nlags, fake_m).mean(0)
     return float(np.mean(np.abs(a[1:] - b[1:])))
 
 
-def slopes_b(x_bt: np.ndarray) -> np.ndarray:
-    """Least-squares slope of every series ``[B]``."""
-    t = np.arange(x_bt.shape[1], dtype=np.float64)
-    t = t - t.mean()
-    return (x_bt - x_bt.mean(axis=1, keepdims=True)) @ t / (t @ t)
+def slopes_b(x_bt: np.ndarray, m_bt: np.ndarray | None = None) -> np.ndarray:
+    """Least-squares slope of every series ``[B]`` (over real steps with a bool mask)."""
+    if m_bt is None:
+        t = np.arange(x_bt.shape[1], dtype=np.float64)
+        t = t - t.mean()
+        return (x_bt - x_bt.mean(axis=1, keepdims=True)) @ t / (t @ t)
+    t_bt = _centred(np.broadcast_to(np.arange(x_bt.shape[1], dtype=np.float64), x_bt.shape),
+                    m_bt)
+    return (_centred(x_bt, m_bt) * t_bt).sum(axis=1) / (t_bt**2).sum(axis=1)
 
 
 @per_channel
-def trend_distance(real_bt: np.ndarray, fake_bt: np.ndarray) -> float:
-    return float(abs(slopes_b(real_bt).mean() - slopes_b(fake_bt).mean()))
+def trend_distance(real_bt: np.ndarray, fake_bt: np.ndarray, *, real_m=None,
+                   fake_m=None) -> float:
+    return float(abs(slopes_b(real_bt, real_m).mean() - slopes_b(fake_bt, fake_m).mean()))
 
 
 @per_channel
-def std_ratio(real_bt: np.ndarray, fake_bt: np.ndarray) -> float:
+def std_ratio(real_bt: np.ndarray, fake_bt: np.ndarray, *, real_m=None, fake_m=None) -> float:
+    if real_m is not None:  # std of the pooled real values
+        real_bt, fake_bt = real_bt[real_m], fake_bt[fake_m]
     return float(np.std(fake_bt) / max(np.std(real_bt), 1e-12))
 
 
@@ -139,11 +193,15 @@ def _mmd2(x_nd: jax.Array, y_md: jax.Array) -> jax.Array:
     return xx + yy - 2.0 * kxy.mean()
 
 
-def mmd2(real, fake) -> float:
+def mmd2(real, fake, *, real_mask=None, fake_mask=None) -> float:
     """Unbiased MMD² of the flattened windows ``[N, T*C]`` vs ``[M, T*C]`` with the RBF
     kernel ``exp(-|x-y|² / 2σ²)``, σ = median pairwise distance of the pooled sample.
-    Expectation 0 iff the distributions match; the estimate can be slightly negative."""
+    Expectation 0 iff the distributions match; the estimate can be slightly negative.
+    Masks ``[N, T]`` / ``[M, T]``: padded steps are set to 0 before flattening."""
     x, y = as_btc(real), as_btc(fake)
+    if real_mask is not None or fake_mask is not None:
+        x = np.where(as_mask(real_mask, x, "real_mask")[..., None], x, 0.0)
+        y = np.where(as_mask(fake_mask, y, "fake_mask")[..., None], y, 0.0)
     return float(_mmd2(jnp.asarray(x.reshape(len(x), -1), jnp.float32),
                        jnp.asarray(y.reshape(len(y), -1), jnp.float32)))
 

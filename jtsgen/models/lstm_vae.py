@@ -12,7 +12,20 @@ Speed: the decoder feeds its own output back, so its input projection is
 ``h, c`` and the outputs are one matmul over all hidden states after the scan.
 This is algebraically the seed's decoder.
 
-Shapes: ``x_btc [B, T, C]``, ``z_bd [B, latent]``.
+Variable length (seed 000, Exercise 1): series are left-aligned and padded at the
+end to a common ``T = seq_len`` with a mask ``m_bt [B, T]`` (1 = real step, 0 =
+padding). Pass ``(x_btc, m_bt)`` as the batch of :func:`make_loss_fn`: padded inputs are
+zeroed before the encoder, whose code is the hidden state at each series' last real
+step (gathered from the scanned states; a forward LSTM at step ``t`` has read only
+steps ``<= t``), and the reconstruction term is the mean over real steps only, so the
+values and the number of padded steps never change the loss or its gradients. With
+``length_conditioned`` the decoder's initial state also sees the length,
+``h_0 = relu(W_z [z, length / length_scale])`` (a fixed scale, not ``T``, so the amount of
+padding can't change it); :func:`generate_masked` draws lengths from a
+given pool (the training lengths: their empirical distribution). Without a mask every
+step is real and the seed's loss is unchanged.
+
+Shapes: ``x_btc [B, T, C]``, ``m_bt [B, T]``, ``z_bd [B, latent]``, lengths ``[B]``.
 """
 
 from __future__ import annotations
@@ -38,31 +51,60 @@ class LSTMVAEConfig:
     kl_weight: float = 0.01
     learning_rate: float = 1e-3
     unroll: int = 1  # measured best on CPU (benchmarks.train_step)
+    length_conditioned: bool = False  # decoder sees length / length_scale (variable length)
+    length_scale: float = 100.0
+
+
+def lengths_of(m_bt: jax.Array) -> jax.Array:
+    """Number of real steps of each series: ``[B, T]`` mask -> ``[B]`` int32."""
+    return jnp.sum(m_bt > 0, axis=1).astype(jnp.int32)
+
+
+def mask_from_lengths(lengths_b: jax.Array, seq_len: int) -> jax.Array:
+    """Left-aligned mask ``[B, seq_len]`` (float32): 1 on the first ``lengths_b[i]`` steps."""
+    return (jnp.arange(seq_len)[None, :] < lengths_b[:, None]).astype(jnp.float32)
 
 
 class Encoder(nn.Module):
-    """``x_btc`` -> ``(mu_bd, logvar_bd)``."""
+    """``x_btc [B, T, C]`` (optional left-aligned mask ``m_bt [B, T]``) ->
+    ``(mu_bd, logvar_bd)`` from the hidden state at the last (real) step."""
 
     hidden: int
     latent: int
     unroll: int = 1
 
     @nn.compact
-    def __call__(self, x_btc):
-        _, (h_bh, _) = LSTM(self.hidden, unroll=self.unroll)(x_btc)
+    def __call__(self, x_btc, m_bt=None):
+        if m_bt is None:
+            _, (h_bh, _) = LSTM(self.hidden, unroll=self.unroll)(x_btc)
+        else:
+            # zeroed padding: its values can't reach the states (or the gradients as NaN)
+            x_btc = jnp.where(m_bt[..., None] > 0, x_btc, 0.0)
+            h_bth, _ = LSTM(self.hidden, unroll=self.unroll)(x_btc)
+            last_b = jnp.maximum(lengths_of(m_bt) - 1, 0)
+            h_bh = jnp.take_along_axis(h_bth, last_b[:, None, None], axis=1)[:, 0]
         return Dense(self.latent, name="fc_mu")(h_bh), Dense(self.latent, name="fc_logvar")(h_bh)
 
 
 class FeedbackDecoder(nn.Module):
-    """``z_bd`` -> ``x_btc``: LSTM that feeds back its own output (output layer folded in)."""
+    """``z_bd`` -> ``x_btc [B, seq_len, C]``: LSTM that feeds back its own output (output
+    layer folded in). With ``length_conditioned`` the first layer also reads
+    ``length_b / length_scale`` (``length_b [B]``, default ``seq_len``)."""
 
     hidden: int
     channels: int
     seq_len: int
     unroll: int = 1
+    length_conditioned: bool = False
+    length_scale: float = 100.0
 
     @nn.compact
-    def __call__(self, z_bd):
+    def __call__(self, z_bd, length_b=None):
+        if self.length_conditioned:
+            if length_b is None:
+                length_b = jnp.full(z_bd.shape[:1], self.seq_len)
+            frac = (length_b.astype(z_bd.dtype) / self.length_scale)[:, None]
+            z_bd = jnp.concatenate([z_bd, frac], axis=-1)
         h0 = jax.nn.relu(Dense(self.hidden, name="fc")(z_bd))
         init = torch_uniform(1.0 / self.hidden**0.5)
         w_ih = self.param("w_ih", init, (self.channels, 4 * self.hidden))
@@ -83,22 +125,25 @@ class FeedbackDecoder(nn.Module):
 
 
 class LSTMVAE(nn.Module):
-    """Full model: ``(x_btc, key)`` -> ``(recon_btc, mu_bd, logvar_bd)``."""
+    """Full model: ``(x_btc, key[, m_bt])`` -> ``(recon_btc, mu_bd, logvar_bd)``."""
 
     config: LSTMVAEConfig
 
     def setup(self):
         c = self.config
         self.encoder = Encoder(c.hidden, c.latent, unroll=c.unroll)
-        self.decoder = FeedbackDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll)
+        self.decoder = FeedbackDecoder(c.hidden, c.channels, c.seq_len, unroll=c.unroll,
+                                       length_conditioned=c.length_conditioned,
+                                       length_scale=c.length_scale)
 
-    def __call__(self, x_btc, key):
-        mu, logvar = self.encoder(x_btc)
+    def __call__(self, x_btc, key, m_bt=None):
+        mu, logvar = self.encoder(x_btc, m_bt)
         z = mu + jnp.exp(0.5 * logvar) * jax.random.normal(key, mu.shape, mu.dtype)
-        return self.decoder(z), mu, logvar
+        length_b = None if m_bt is None else lengths_of(m_bt)
+        return self.decoder(z, length_b), mu, logvar
 
-    def decode(self, z_bd):
-        return self.decoder(z_bd)
+    def decode(self, z_bd, length_b=None):
+        return self.decoder(z_bd, length_b)
 
 
 def kl_mean(mu: jax.Array, logvar: jax.Array) -> jax.Array:
@@ -108,12 +153,24 @@ def kl_mean(mu: jax.Array, logvar: jax.Array) -> jax.Array:
 
 @functools.cache
 def make_loss_fn(config: LSTMVAEConfig):
-    """Returns ``loss_fn(params, x_btc, key) -> (loss, metrics)``."""
+    """Returns ``loss_fn(params, batch, key) -> (loss, metrics)``.
+
+    ``batch`` is ``x_btc [B, seq_len, C]`` (every step real: the seed's loss) or a pair
+    ``(x_btc, m_bt [B, seq_len])`` of left-aligned series and their mask; then the
+    reconstruction MSE is the mean over real steps (and channels) only.
+    """
     model = LSTMVAE(config)
 
-    def loss_fn(params, x_btc, key):
-        recon, mu, logvar = model.apply({"params": params}, x_btc, key)
-        rec = jnp.mean((recon - x_btc) ** 2)
+    def loss_fn(params, batch, key):
+        x_btc, m_bt = batch if isinstance(batch, (tuple, list)) else (batch, None)
+        recon, mu, logvar = model.apply({"params": params}, x_btc, key, m_bt)
+        if m_bt is None:
+            rec = jnp.mean((recon - x_btc) ** 2)
+        else:
+            real_bt1 = m_bt[..., None] > 0
+            err = jnp.where(real_bt1, recon - jnp.where(real_bt1, x_btc, 0.0), 0.0)
+            count = jnp.maximum(jnp.sum(real_bt1), 1) * x_btc.shape[-1]
+            rec = jnp.sum(err**2) / count
         kl = kl_mean(mu, logvar)
         return rec + config.kl_weight * kl, {"recon": rec, "kl": kl}
 
@@ -132,3 +189,19 @@ def generate(params, key: jax.Array, n: int, config: LSTMVAEConfig) -> jax.Array
     (compiled once per ``(n, config)``)."""
     z = jax.random.normal(key, (n, config.latent), jnp.float32)
     return LSTMVAE(config).apply({"params": params}, z, method=LSTMVAE.decode)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "config"))
+def generate_masked(params, key: jax.Array, n: int, config: LSTMVAEConfig,
+                    length_pool: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Samples ``n`` variable-length series: lengths drawn uniformly from
+    ``length_pool [K]`` (e.g. every training series' length: their empirical
+    distribution), ``seq_len`` steps decoded from z ~ N(0, I) (given the length when
+    ``length_conditioned``). Returns ``(x_btc [n, seq_len, C], m_bt [n, seq_len])``,
+    padded steps set to 0."""
+    kz, kl = jax.random.split(key)
+    length_b = jax.random.choice(kl, jnp.asarray(length_pool, jnp.int32), (n,))
+    z = jax.random.normal(kz, (n, config.latent), jnp.float32)
+    x = LSTMVAE(config).apply({"params": params}, z, length_b, method=LSTMVAE.decode)
+    m_bt = mask_from_lengths(length_b, config.seq_len)
+    return x * m_bt[..., None], m_bt
