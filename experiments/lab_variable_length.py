@@ -154,7 +154,8 @@ def length_shares(m_bt: np.ndarray, lengths: list[int]) -> dict[str, float]:
 
 
 def markdown(rows: dict, shares: dict) -> str:
-    """The per-length fidelity table and the length-distribution table."""
+    """The per-length fidelity table, then the length distributions as a text line (one
+    table per file, so :mod:`experiments.readme_tables` can copy it)."""
     head = ("| source | length | n real / n generated | " + " | ".join(METRICS)
             + " |\n|---|---|---:" + "|---:" * len(METRICS) + "|\n")
     body = "".join(
@@ -162,11 +163,9 @@ def markdown(rows: dict, shares: dict) -> str:
         + " | ".join(f"{r[k]:.4f}" for k in METRICS) + " |\n"
         for name, groups in rows.items() for group, r in groups.items())
     lengths = list(next(iter(shares.values())))
-    dist = ("\n| series | " + " | ".join(f"share length {k}" for k in lengths)
-            + " |\n|---" + "|---:" * len(lengths) + "|\n"
-            + "".join(f"| {name} | " + " | ".join(f"{s[k]:.3f}" for k in lengths) + " |\n"
-                      for name, s in shares.items()))
-    return head + body + dist
+    dist = "; ".join(f"{name} " + " / ".join(f"{s[k]:.3f}" for k in lengths)
+                     for name, s in shares.items())
+    return head + body + f"\nShare of series of length {' / '.join(lengths)}: {dist}.\n"
 
 
 def run(config: Config, workdir: str | Path) -> dict:
