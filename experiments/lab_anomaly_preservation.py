@@ -2,14 +2,15 @@
 
 ``python -m experiments.lab_anomaly_preservation [--profile smoke|quick] [--workdir DIR]
 [--config.lab_dir=LAB] [--config.key=value ...]``. Reads ``LAB/samples.npz`` and
-``LAB/config.json`` of a finished ``experiments.lab_timeseries`` run; without
-``lab_dir`` it first runs :func:`experiments.lab_timeseries.run` at the same profile
-into ``DIR/lab``. The rule of :mod:`jtsgen.evaluate.anomaly_preservation` (Spectral
-Residual score, threshold = the ``quantile`` of the real *training* scores) is applied
-to the real hold-out and to every generator's samples; score distributions are compared
-with the hold-out. For seed 000 data the spike labels are regenerated from the lab's
-config (checked against the saved series) and the rule's recall on them is reported.
-Writes ``config.json``, ``results.json`` and ``table.md`` (one row per generator).
+``LAB/config.json`` of a finished ``experiments.lab_timeseries`` run (default
+``runs/lab_timeseries``, that experiment's own default work directory: run
+``python -m experiments.lab_timeseries`` first). The rule of
+:mod:`jtsgen.evaluate.anomaly_preservation` (Spectral Residual score, threshold = the
+``quantile`` of the real *training* scores) is applied to the real hold-out and to every
+generator's samples; score distributions are compared with the hold-out. For seed 000
+data the spike labels are regenerated from the lab's config (checked against the saved
+series) and the rule's recall on them is reported. Writes ``config.json``,
+``results.json`` and ``table.md`` (one row per generator).
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ GENERATORS = ("copy", "noise", "lstm_vae", "lstm_vae_dp", "ddpm")
 @dataclasses.dataclass(frozen=True)
 class Config:
     profile: str = "quick"
-    # a finished experiments.lab_timeseries work directory; "" runs the lab into DIR/lab
-    lab_dir: str = ""
+    # a finished experiments.lab_timeseries work directory (its default one)
+    lab_dir: str = "runs/lab_timeseries"
     quantile: float = AP.DEFAULT_QUANTILE  # threshold = this quantile of real train scores
 
 
 def get_config(profile: str = "quick") -> Config:
-    """Profiles: smoke (the lab at smoke, seconds) and quick (the lab at quick)."""
+    """The profiles differ only in name: the work is the lab run's (``lab_dir``)."""
     return Config(profile=profile)
 
 
@@ -46,24 +47,18 @@ def check_config(config: Config) -> None:
     """Raises :class:`InputError` naming the ``--config.`` flag of a bad value."""
     if not 0.0 < config.quantile <= 1.0:
         raise InputError("--config.quantile", f"must be in (0, 1], got {config.quantile}")
-    if config.lab_dir:
-        lab = Path(config.lab_dir)
-        for name in ("samples.npz", "config.json"):
-            if not (lab / name).is_file():
-                raise InputError("--config.lab_dir", f"{lab} has no {name}; give the work "
-                                 "directory of a finished experiments.lab_timeseries run")
+    lab = Path(config.lab_dir)
+    for name in ("samples.npz", "config.json"):
+        if not (lab / name).is_file():
+            raise InputError("--config.lab_dir", f"{lab} has no {name}; give the work "
+                             "directory of a finished run of `python -m "
+                             "experiments.lab_timeseries --workdir DIR`")
 
 
-def load_lab(config: Config, workdir: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """``(lab config dict, {"train", "holdout", generator: [B, T, C]})``; runs the lab
-    first when ``config.lab_dir`` is empty."""
-    if config.lab_dir:
-        lab = Path(config.lab_dir)
-    else:
-        from experiments import lab_timeseries
-
-        lab = workdir / "lab"
-        lab_timeseries.run(lab_timeseries.get_config(config.profile), lab)
+def load_lab(config: Config) -> tuple[dict, dict[str, np.ndarray]]:
+    """``(lab config dict, {"train", "holdout", generator: [B, T, C]})`` of the lab run in
+    ``config.lab_dir``."""
+    lab = Path(config.lab_dir)
     lab_config = json.loads((lab / "config.json").read_text())
     with np.load(lab / "samples.npz") as f:
         arrays = {k: np.asarray(f[k], np.float32) for k in f.files}
@@ -117,10 +112,10 @@ def markdown(report: dict) -> str:
 
 
 def run(config: Config, workdir: str | Path) -> dict:
-    """Loads (or makes) the lab's samples, applies the rule, writes the table."""
+    """Loads the lab run's samples, applies the rule, writes the table."""
     check_config(config)
     workdir = prepare_workdir(config, workdir)
-    lab_config, arrays = load_lab(config, workdir)
+    lab_config, arrays = load_lab(config)
     train, holdout = arrays["train"], arrays["holdout"]
     synthetic = {g: arrays[g] for g in GENERATORS if g in arrays}
     synthetic.update({g: x for g, x in arrays.items()
@@ -131,7 +126,7 @@ def run(config: Config, workdir: str | Path) -> dict:
     if y_train is not None:
         report["label_rate_train"] = float(np.mean(y_train))
     report["lab_profile"] = lab_config.get("profile")
-    report["lab_dir"] = config.lab_dir or str(workdir / "lab")
+    report["lab_dir"] = config.lab_dir
     table = markdown(report)
     write_outputs(workdir, {"results.json": report}, {"table.md": table}, show=table)
     return report

@@ -145,17 +145,10 @@ def test_bad_config_names_the_flag(tmp_path, flag, value):
         exp.run(config, tmp_path / "out")
 
 
-def test_without_lab_dir_the_lab_runs_at_the_same_profile(tmp_path, monkeypatch):
-    from experiments import lab_timeseries
-
-    calls = []
-
-    def fake_run(config, workdir):  # the real lab is tested in test_exp_lab_timeseries
-        calls.append((config.profile, workdir))
-        write_lab(workdir)
-        return {}
-
-    monkeypatch.setattr(lab_timeseries, "run", fake_run)
-    res = exp.run(exp.get_config("smoke"), tmp_path / "out")
-    assert calls == [("smoke", tmp_path / "out" / "lab")]
-    assert (tmp_path / "out" / "table.md").is_file() and "recall_train" in res
+def test_the_default_lab_dir_is_the_labs_own_and_a_missing_one_says_what_to_run(tmp_path,
+                                                                               monkeypatch):
+    assert exp.get_config("quick").lab_dir == "runs/lab_timeseries"  # lab_timeseries' default
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="python -m experiments.lab_timeseries"):
+        exp.run(exp.get_config("smoke"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
