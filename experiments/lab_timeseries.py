@@ -130,18 +130,13 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
 
 def evaluate(config: Config, train, holdout, samples: dict, key: jax.Array) -> dict:
     """``{name: {metric: value}}``: fidelity against the hold-out, privacy train vs hold-out."""
-    k_enc, k_rows = jax.random.split(key)
-    embed = F.fit_context_encoder(holdout, k_enc, steps=config.encoder_steps)
+    trained = F.trained_scores(holdout, samples, key, steps=config.eval_steps,
+                               encoder_steps=config.encoder_steps)
     rows = {}
-    for i, (name, synth) in enumerate(samples.items()):
-        k_disc, k_pred = jax.random.split(jax.random.fold_in(k_rows, i))
+    for name, synth in samples.items():
         row = {m: v for m, v in F.fidelity_report(holdout, synth).items()
                if m in FIDELITY or m == "correlation_distance"}
-        row["discriminative_score"] = F.discriminative_score(holdout, synth, k_disc,
-                                                             steps=config.eval_steps)
-        row["predictive_score"] = F.predictive_score(holdout, synth, k_pred,
-                                                     steps=config.eval_steps)
-        row["context_fid"] = F.context_fid(holdout, synth, embed=embed)
+        row.update(trained[name])
         privacy = privacy_report(train, holdout, synth, seed=config.seed)
         row.update({m: privacy[m] for m in PRIVACY})
         rows[name] = row

@@ -180,20 +180,12 @@ def score(config: Config, real: np.ndarray, sets: dict[str, np.ndarray],
           key: jax.Array) -> dict[str, dict[str, float]]:
     """``{name: {metric: value}}`` for every ``sets[name] [M, T, C]`` against
     ``real [N, T, C]``; one context-FID encoder, trained on ``real``, embeds all."""
-    k_enc, k_rows = jax.random.split(key)
-    embed = F.fit_context_encoder(real, k_enc, steps=config.encoder_steps)
-    rows = {}
-    for i, (name, synth) in enumerate(sets.items()):
-        k_disc, k_pred = jax.random.split(jax.random.fold_in(k_rows, i))
-        rows[name] = {
-            "discriminative_score": F.discriminative_score(real, synth, k_disc,
-                                                           steps=config.eval_steps),
-            "predictive_score": F.predictive_score(real, synth, k_pred, steps=config.eval_steps),
-            "context_fid": F.context_fid(real, synth, embed=embed),
-            "correlation_distance": (F.correlation_distance(real, synth)
-                                     if config.features > 1 else float("nan")),
-        }
-    return rows
+    trained = F.trained_scores(real, sets, key, steps=config.eval_steps,
+                               encoder_steps=config.encoder_steps)
+    return {name: {**trained[name],
+                   "correlation_distance": (F.correlation_distance(real, synth)
+                                            if config.features > 1 else float("nan"))}
+            for name, synth in sets.items()}
 
 
 def run_once(config: Config, run: int) -> dict:

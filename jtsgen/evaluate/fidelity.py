@@ -411,3 +411,22 @@ def markdown_table(metrics: dict[str, float]) -> str:
     """A two-column Markdown table of a flat metrics dict."""
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items())
     return f"| metric | value |\n|---|---|\n{rows}\n"
+
+
+def trained_scores(real, sets: dict, key: jax.Array, *, steps: int = 300,
+                   encoder_steps: int = 200) -> dict[str, dict[str, float]]:
+    """The three trained scores of every synthetic set against ``real [N, T, C]``:
+    ``{name: {"discriminative_score", "predictive_score", "context_fid"}}`` for
+    ``sets = {name: [M, T, C]}``. One context-FID encoder, trained on ``real`` with the
+    first half of ``split(key)``, embeds every set; set ``i``'s classifier and predictor
+    use ``split(fold_in(second half, i))`` (``steps`` training steps each)."""
+    k_enc, k_rows = jax.random.split(key)
+    embed = fit_context_encoder(real, k_enc, steps=encoder_steps)
+    out = {}
+    for i, (name, synth) in enumerate(sets.items()):
+        k_disc, k_pred = jax.random.split(jax.random.fold_in(k_rows, i))
+        out[name] = {"discriminative_score": discriminative_score(real, synth, k_disc,
+                                                                  steps=steps),
+                     "predictive_score": predictive_score(real, synth, k_pred, steps=steps),
+                     "context_fid": context_fid(real, synth, embed=embed)}
+    return out
