@@ -8,7 +8,9 @@ Data: ``dataset=kpi`` reads the AIOps 2018 phase-2 training CSV (``kpi_path``, e
 the cache, :func:`jtsgen.data.load_kpi`) and keeps ``kpi_count`` KPIs drawn at random
 (seed ``kpi_seed``) among those with labelled steps in both parts of their split
 (``kpi_ids`` names them instead); any other ``dataset`` is a NAB subset
-(:func:`jtsgen.data.load_nab`, ``nab_root`` or the cache). Each series is split in
+(:func:`jtsgen.data.load_nab`, ``nab_root`` or the cache); ``extra_train`` names
+further NAB subsets whose series' training parts join the training windows (the
+test windows stay the dataset's own). Each series is split in
 time ``train_frac : 1 - train_frac``, scaled by a standard scaler fitted on its
 training steps and cut into windows of ``length`` steps, one every ``stride``
 (0: 240 on KPI as in the paper, 12 on NAB as in ``frameworks_nab``). The split is
@@ -71,6 +73,7 @@ class Config(DetectorSettings):
     train_frac: float = 0.8
     pa_thresholds: int = 200
     detectors: tuple[str, ...] = DETECTORS
+    extra_train: tuple[str, ...] = ()  # NAB subsets adding their training parts
 
 
 def get_config(profile: str = "quick") -> Config:
@@ -131,6 +134,13 @@ def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
             train.append(parts[0])
             test.append(parts[1])
             used.append(s.name)
+    extra = []
+    for s in (load_nab(config.extra_train, root=config.nab_root or None)
+              if config.extra_train else ()):
+        parts = _split_series(s.values_t, s.labels_t, s.name, config, stride)
+        if parts is not None:
+            train.append(parts[0])  # its test part is never read
+            extra.append(s.name)
     if not used:
         raise InputError("--config.dataset", f"no series of {config.dataset} has "
                          f"{config.length} steps in both parts")
@@ -139,7 +149,8 @@ def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
         raise InputError("--config.dataset", f"{config.dataset}: both parts need labelled "
                          "anomalies (try another train_frac)")
     return train_set, test_set, {
-        "series": used, "stride": stride, "n_train": int(train_set.x_btc.shape[0]),
+        "series": used, "extra_train_series": extra, "stride": stride,
+        "n_train": int(train_set.x_btc.shape[0]),
         "n_test": int(test_set.x_btc.shape[0]),
         "train_anomaly_rate": float(train_set.y_bt.mean()),
         "test_anomaly_rate": float(test_set.y_bt.mean())}
@@ -213,6 +224,10 @@ def csv(rows: list[dict]) -> str:
 def _check(config: Config) -> None:
     check_choices("--config.dataset", (config.dataset,), DATASETS)
     check_choices("--config.detectors", config.detectors, DETECTORS)
+    check_choices("--config.extra_train", config.extra_train, NAB_SUBSETS)
+    if config.dataset in config.extra_train or (config.extra_train and config.dataset == "kpi"):
+        raise InputError("--config.extra_train", "names NAB subsets other than "
+                         f"--config.dataset ({config.dataset!r}), and only for a NAB dataset")
     if config.n_runs < 1 or config.stride < 0 or config.kpi_count < 1:
         raise InputError("--config", "need n_runs >= 1, stride >= 0 and kpi_count >= 1")
 
@@ -224,8 +239,11 @@ def run(config: Config, workdir: str | Path) -> dict:
     workdir = prepare_workdir(config, workdir)
     runs = [run_once(config, train, test, r) for r in range(config.n_runs)]
     rows = summarise(runs, ("flag_all",) + tuple(config.detectors))
+    extra = (f"; training windows also from the training parts of "
+             f"{', '.join(config.extra_train)} ({len(info['extra_train_series'])} series)"
+             if config.extra_train else "")
     note = (f"{config.dataset}: {len(info['series'])} series split {config.train_frac:g}:"
-            f"{1 - config.train_frac:g} in time, windows of {config.length} every "
+            f"{1 - config.train_frac:g} in time{extra}, windows of {config.length} every "
             f"{info['stride']} steps ({info['n_train']} train / {info['n_test']} test; "
             f"anomalous steps {info['train_anomaly_rate']:.1%} / "
             f"{info['test_anomaly_rate']:.1%}); TRTR, {config.n_runs} run(s). Precision, "

@@ -134,3 +134,34 @@ def test_scaler_rejects_wrong_channel_count_and_nan():
         fit_standard_scaler(np.array([[1.0], [np.nan]]))
     with pytest.raises(InputError, match="kind"):
         fit_scaler("robust", np.ones((5, 3)))
+
+
+def test_quantile_normal_maps_training_values_to_standard_normal_scores_and_back():
+    from jtsgen.data.scalers import fit_quantile_normal
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_t(2, size=(400, 50, 2))  # heavy-tailed, two channels
+    x[..., 1] = x[..., 1] ** 2  # and skewed
+    t = fit_quantile_normal(x)
+    g = t.transform(x)
+    assert g.shape == x.shape and g.dtype == np.float32
+    np.testing.assert_allclose(g.mean(axis=(0, 1)), 0.0, atol=0.01)
+    np.testing.assert_allclose(g.std(axis=(0, 1)), 1.0, atol=0.02)
+    # the median maps to 0 and the 97.5 % quantile to Φ⁻¹(0.975) = 1.96
+    q = np.quantile(x[..., 0], [0.5, 0.975])
+    np.testing.assert_allclose(t.transform(np.stack([q, q], -1))[:, 0], [0.0, 1.96], atol=0.01)
+    back = t.inverse_transform(g)
+    assert np.abs(back - x).max() / np.ptp(x) < 1e-3
+    # outside the training range: the outermost quantile, finite scores
+    far = t.transform(np.array([[1e9, 1e9], [-1e9, -1e9]]))
+    assert np.all(np.isfinite(far)) and far[0, 0] > 5 and far[1, 0] < -5
+
+
+def test_quantile_normal_sends_tied_values_to_the_middle_of_their_levels():
+    from jtsgen.data.scalers import fit_quantile_normal
+
+    counts = np.array([0.0] * 50 + [1.0] * 50)  # half zeros, half ones
+    t = fit_quantile_normal(counts)
+    np.testing.assert_allclose(t.transform(np.array([0.0, 1.0])), [-0.674, 0.674], atol=0.01)
+    with pytest.raises(InputError, match="channel"):
+        t.transform(np.zeros((3, 2)))

@@ -38,6 +38,35 @@ def test_smoke_run_on_nab_writes_every_protocol(tmp_path):
     assert "extra: test-oracle F1" in (tmp_path / "table.md").read_text()
 
 
+@needs_nab
+def test_extra_train_subsets_add_training_windows_only():
+    cfg = dataclasses.replace(detectors_real.get_config("smoke"), dataset="realTraffic",
+                              nab_root=str(NAB_ROOT), stride=96)
+    train, test, info = detectors_real.load_split(cfg)
+    wider = dataclasses.replace(cfg, extra_train=("realAdExchange",))
+    train_x, test_x, info_x = detectors_real.load_split(wider)
+    assert info_x["series"] == info["series"]
+    assert all(n.startswith("realAdExchange/") for n in info_x["extra_train_series"])
+    assert len(info_x["extra_train_series"]) == 6
+    # the test windows are the dataset's own; the training windows grow and keep theirs first
+    np.testing.assert_array_equal(test_x.x_btc, test.x_btc)
+    np.testing.assert_array_equal(test_x.y_bt, test.y_bt)
+    n = train.x_btc.shape[0]
+    assert train_x.x_btc.shape[0] > n
+    np.testing.assert_array_equal(train_x.x_btc[:n], train.x_btc)
+
+
+@pytest.mark.parametrize("dataset, extra", [("realTraffic", "realTraffic"), ("kpi", "realTweets"),
+                                            ("realTraffic", "realKnownCause")])
+def test_extra_train_names_other_nab_subsets(tmp_path, dataset, extra):
+    with pytest.raises(SystemExit) as exc:
+        main("detectors_real", detectors_real.get_config, detectors_real.run,
+             argv=["--profile", "smoke", "--workdir", str(tmp_path / "w"),
+                   f"--config.dataset={dataset}", f"--config.extra_train={extra}"])
+    assert exc.value.code == 2
+    assert not (tmp_path / "w").exists()
+
+
 @needs_kpi
 def test_kpi_split_keeps_kpis_with_anomalies_in_both_parts():
     cfg = dataclasses.replace(detectors_real.get_config("smoke"), kpi_path=str(KPI_PATH))

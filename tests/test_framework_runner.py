@@ -53,6 +53,7 @@ def test_a_run_saved_before_a_setting_existed_is_read_back_at_its_old_value(monk
     config = dataclasses.replace(frameworks_sines.get_config("smoke"), detector_steps="fixed")
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(config))).items()
                 if k not in ("n_runs", "detector_steps")}
+    del settings["model"]["marginal"]  # a nested setting added later
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "run0.json").write_text(json.dumps(
         {"settings": settings, "result": {"cells": [], "n_train": 1, "n_test": 1}}))
@@ -66,6 +67,10 @@ def test_a_run_saved_before_a_setting_existed_is_read_back_at_its_old_value(monk
     with pytest.raises(AssertionError, match="run again"):  # not at another value
         framework_runner.run_all(dataclasses.replace(config, detector_steps="epochs"),
                                  tmp_path, lambda r: (None, None), progress=False)
+    quantile = dataclasses.replace(config, model=dataclasses.replace(config.model,
+                                                                     marginal="quantile"))
+    with pytest.raises(AssertionError, match="run again"):
+        framework_runner.run_all(quantile, tmp_path, lambda r: (None, None), progress=False)
 
 
 def test_an_unknown_steps_rule_is_refused():

@@ -38,7 +38,8 @@ from jtsgen.data.validate import (
 )
 from jtsgen.errors import InputError
 
-NAB_SUBSETS = ("realTweets", "realTraffic", "realAWSCloudwatch", "artificialWithAnomaly")
+NAB_SUBSETS = ("realTweets", "realTraffic", "realAWSCloudwatch", "realAdExchange",
+               "artificialWithAnomaly")
 NAB_URL = "https://raw.githubusercontent.com/numenta/NAB/master"
 WINDOWS_FILE = "labels/combined_windows.json"
 

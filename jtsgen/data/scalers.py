@@ -6,7 +6,11 @@ reduce over every axis but the last (channels), so ``[batch, time, channels]``,
 ``transform``/``inverse_transform`` broadcast over the same shapes.
 
 * :func:`fit_standard_scaler`: ``loc_c`` = train mean, ``scale_c`` = train std;
-* :func:`fit_minmax_scaler`: maps the train ``[min, max]`` to ``feature_range``.
+* :func:`fit_minmax_scaler`: maps the train ``[min, max]`` to ``feature_range``;
+* :func:`fit_quantile_normal`: maps each channel's training distribution onto
+  N(0, 1) through its empirical quantiles (a Gaussian copula marginal, like
+  scikit-learn's ``QuantileTransformer(output_distribution="normal")``), for
+  heavy-tailed data that a Gaussian model would otherwise shrink.
 
 Channels that are constant in the training data get ``scale_c = 1`` (they are
 only shifted), so transforms never divide by zero.
@@ -17,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from jtsgen.data.validate import require_choice, require_finite
 from jtsgen.errors import InputError
@@ -91,3 +96,63 @@ def fit_scaler(kind: str, x_train: np.ndarray) -> Scaler:
     """Fits the scaler named ``kind`` (one of :data:`SCALER_KINDS`) on ``x_train``."""
     require_choice(kind, SCALER_KINDS, "kind")
     return fit_standard_scaler(x_train) if kind == "standard" else fit_minmax_scaler(x_train)
+
+
+@dataclass(frozen=True)
+class QuantileNormal:
+    """``transform(x) = Φ⁻¹(F(x))`` per channel, ``F`` the training data's empirical
+    CDF read off ``quantiles_qc`` (float64 ``[n_quantiles, channels]`` at the levels
+    ``linspace(0, 1, n_quantiles)``). Values outside the training range map to the
+    outermost level (clipped to ``[clip, 1 - clip]`` so Φ⁻¹ stays finite); tied
+    quantiles (counts, a constant channel) map to the middle of their levels."""
+
+    quantiles_qc: np.ndarray
+    clip: float = 1e-7
+
+    @property
+    def levels_q(self) -> np.ndarray:
+        return np.linspace(0.0, 1.0, self.quantiles_qc.shape[0])
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Maps ``x`` (last axis = channels, or 1-D for one channel) to N(0, 1) scores;
+        float32 out."""
+        x, out = self._check(x), np.empty(np.shape(x), np.float64)
+        for c, q in enumerate(self.quantiles_qc.T):
+            xc = x[..., c] if x.ndim > 1 else x
+            # the mean of the lower and upper interpolation: ties map to their midpoint
+            up = np.interp(xc, q, self.levels_q)
+            down = 1.0 - np.interp(-xc, -q[::-1], self.levels_q)
+            u = np.clip(0.5 * (up + down), self.clip, 1.0 - self.clip)
+            if x.ndim > 1:
+                out[..., c] = ndtri(u)
+            else:
+                out[...] = ndtri(u)
+        return out.astype(np.float32)
+
+    def inverse_transform(self, x: np.ndarray) -> np.ndarray:
+        """Undoes :meth:`transform` (up to the quantile grid); float32 out."""
+        x, out = self._check(x), np.empty(np.shape(x), np.float64)
+        for c, q in enumerate(self.quantiles_qc.T):
+            xc = x[..., c] if x.ndim > 1 else x
+            vals = np.interp(ndtr(xc.astype(np.float64)), self.levels_q, q)
+            if x.ndim > 1:
+                out[..., c] = vals
+            else:
+                out[...] = vals
+        return out.astype(np.float32)
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        n_ch = 1 if x.ndim == 1 else x.shape[-1]
+        if x.ndim == 0 or n_ch != self.quantiles_qc.shape[1]:
+            raise InputError("x", f"has shape {x.shape}; the transform was fitted on "
+                             f"{self.quantiles_qc.shape[1]} channel(s) (last axis)")
+        return x
+
+
+def fit_quantile_normal(x_train: np.ndarray, *, n_quantiles: int = 1000) -> QuantileNormal:
+    """The training data's per-channel quantiles at ``n_quantiles`` evenly spaced
+    levels (fewer when there are fewer values)."""
+    rows = _as_rows(x_train, "x_train")
+    n = max(2, min(int(n_quantiles), rows.shape[0]))
+    return QuantileNormal(np.quantile(rows, np.linspace(0.0, 1.0, n), axis=0))

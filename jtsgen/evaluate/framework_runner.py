@@ -81,8 +81,8 @@ ORACLE_NOTE = ("\"test-oracle F1\" columns choose the threshold on the test scor
                "(an upper bound for the detector's scores, not a result)")
 DETECTOR_STEPS = ("fixed", "epochs")
 # settings added after runs were saved, with the value those runs ran under: a saved run
-# without the key matches a config that has this value
-ADDED_SETTINGS = {"detector_steps": "fixed"}
+# without the key (nested keys: within its section) matches a config that has this value
+ADDED_SETTINGS = {"detector_steps": "fixed", "model": {"marginal": "identity"}}
 GENERATE_CHUNK = 512
 
 
@@ -285,6 +285,17 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
             "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
 
 
+def with_added_settings(saved: dict, added: dict = ADDED_SETTINGS) -> dict:
+    """``saved`` settings with the :data:`ADDED_SETTINGS` they lack filled in, at any depth."""
+    out = dict(saved)
+    for key, value in added.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = with_added_settings(out[key], value)
+        elif key not in out:
+            out[key] = value
+    return out
+
+
 def run_all(config: FrameworksConfig, workdir: Path,
             split: Callable[[int], tuple[Labelled, Labelled]], *,
             checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
@@ -304,7 +315,7 @@ def run_all(config: FrameworksConfig, workdir: Path,
         path = workdir / "runs" / f"run{r}.json"
         saved = json.loads(path.read_text()) if path.exists() else {}
         if "settings" in saved:
-            saved["settings"] = {**ADDED_SETTINGS, **saved["settings"]}
+            saved["settings"] = with_added_settings(saved["settings"])
         if saved.get("settings") == settings:
             print(f"run {r}: read back from {path}", flush=True)
             runs.append(saved["result"])

@@ -42,6 +42,7 @@ import numpy as np
 from flax import struct
 from jax.sharding import Mesh
 
+from jtsgen.data.scalers import QuantileNormal, fit_quantile_normal
 from jtsgen.data.validate import check_label_vectors
 from jtsgen.errors import InputError
 from jtsgen.models.cgats_decoders import AnomalyEncoder, LatentDecoder, warm_start
@@ -63,6 +64,7 @@ from jtsgen.train import fit as train_fit
 
 VARIANTS = ("cgats", "cvae")
 DECODERS = ("anomaly_latent", "paper", "autoregressive")
+MARGINALS = ("identity", "quantile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +78,12 @@ class CGATSConfig:
     :class:`~jtsgen.models.cgats_nets.NormalDecoder`), and ``kl_weight = 0.01``
     (a β-VAE; the paper's ELBO is ``kl_weight = 1``). ``n_freq = 0`` and
     ``kl_weight = 1`` give the paper's plain networks and objective.
+
+    ``marginal="quantile"`` (jtsgen's option for heavy-tailed data) trains both
+    stages on the training values mapped to N(0, 1) through their empirical
+    quantiles (:func:`~jtsgen.data.scalers.fit_quantile_normal`) and maps generated
+    series back, so they keep the data's marginal distribution (bursts included)
+    that a Gaussian likelihood shrinks; ``"identity"`` models the values as given.
     """
 
     seq_len: int = 240
@@ -101,6 +109,7 @@ class CGATSConfig:
     # jtsgen's: ψ's and φ's LSTMs start from states read off z, not zeros (the
     # autoregressive decoder keeps zeros)
     state_from_z: bool = True
+    marginal: str = "identity"
 
     def __post_init__(self):
         for name in ("seq_len", "channels", "latent", "head_hidden", "batch_size",
@@ -117,6 +126,8 @@ class CGATSConfig:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.decoder == "anomaly_latent" and self.anomaly_dim < 1:
             raise ValueError(f"anomaly_dim must be >= 1, got {self.anomaly_dim}")
+        if self.marginal not in MARGINALS:
+            raise ValueError(f"marginal must be one of {MARGINALS}, got {self.marginal!r}")
         if self.cond_at not in ("first", "last"):
             raise ValueError(f"cond_at must be 'first' or 'last', got {self.cond_at!r}")
 
@@ -293,7 +304,9 @@ class CGATSState(struct.PyTreeNode):
     cholesky [latent, latent])`` of the aggregate posterior of z; ``anomaly_prior``
     ``(mu, sigma)``, each ``[N, anomaly_dim]``, of q(a | X, Y) over the training
     windows; ``temperature`` the output-noise scale :func:`calibrate_temperature`
-    chose. A field is None until the stage that fills it has run.
+    chose; ``marginal_q`` the training quantiles ``[n_quantiles, C]`` of
+    ``marginal="quantile"`` (the networks see and produce N(0, 1) scores). A field is
+    None until the stage that fills it has run.
     """
 
     config: CGATSConfig = struct.field(pytree_node=False)
@@ -304,6 +317,32 @@ class CGATSState(struct.PyTreeNode):
     latent_prior: tuple[Any, Any] | None = None
     anomaly_prior: tuple[Any, Any] | None = None
     temperature: float | None = None
+    marginal_q: Any = None
+
+
+def _marginal(state: CGATSState) -> QuantileNormal | None:
+    return None if state.marginal_q is None else QuantileNormal(np.asarray(state.marginal_q))
+
+
+def _to_model_space(state: CGATSState, x_btc: np.ndarray) -> tuple[CGATSState, np.ndarray]:
+    """``(state, x)`` with the marginal transform fitted (on ``x_btc``, training data,
+    the first time) and applied; unchanged for ``marginal="identity"``."""
+    if state.config.marginal == "identity":
+        return state, x_btc
+    if state.marginal_q is None:
+        state = state.replace(marginal_q=fit_quantile_normal(x_btc).quantiles_qc)
+    return state, _marginal(state).transform(x_btc)
+
+
+def _apply_marginal(state: CGATSState, x_btc):
+    """Data-space series as the trained networks see them."""
+    m = _marginal(state)
+    return x_btc if m is None else m.transform(x_btc)
+
+
+def _from_model_space(state: CGATSState, x_btc) -> np.ndarray:
+    m = _marginal(state)
+    return np.asarray(x_btc) if m is None else m.inverse_transform(x_btc)
 
 
 def fit(key, x_btc, y_bt, config: CGATSConfig, *,
@@ -354,6 +393,7 @@ def fit_stage1(state: CGATSState, key, x_btc, y_bt, *, checkpoint_dir=None, prog
     fitted latent prior. Returns ``(state, history)``."""
     c = state.config
     x, _, anomalous, lm = _check(c, x_btc, y_bt)
+    state, x = _to_model_space(state, x)
     if anomalous.all():
         raise InputError("y_bt", "no normal windows: stage 1 needs anomaly-free windows")
     enc, dec1, _ = _nets(c)
@@ -383,7 +423,8 @@ def fit_stage2(state: CGATSState, key, x_btc, y_bt, *, checkpoint_dir=None, prog
     ``variant="cvae"``; then the anomaly prior and the temperature. Returns
     ``(state, history)``."""
     c = state.config
-    x, y, anomalous, lm = _check(c, x_btc, y_bt)
+    x_data, y, anomalous, lm = _check(c, x_btc, y_bt)
+    state, x = _to_model_space(state, x_data)
     enc, _, _ = _nets(c)
     k_enc, k_dec, k_train = jax.random.split(key, 3)
     params = init_decoder_params(c, k_dec)
@@ -411,7 +452,7 @@ def fit_stage2(state: CGATSState, key, x_btc, y_bt, *, checkpoint_dir=None, prog
         state = _fit_latent_prior(state, jax.random.fold_in(key, 2), x[anomalous], y[anomalous])
     state = _fit_anomaly_prior(state, x[anomalous], y[anomalous])
     if c.decoder != "autoregressive":
-        state = calibrate_temperature(state, jax.random.fold_in(key, 3), x, y)
+        state = calibrate_temperature(state, jax.random.fold_in(key, 3), x_data, y)
     return state, r.history
 
 
@@ -487,7 +528,8 @@ def _require_trained(state: CGATSState, what: str = "cgats.generate") -> None:
 def encode(state: CGATSState, key, x_btc, y_bt) -> jax.Array:
     """z ~ q(z | X̃) for series ``x_btc`` occluded at ``y_bt``: ``[B, latent]``."""
     _require_trained(state, "cgats.encode")
-    return _reparam(key, *posterior(state.config, state.enc_params, x_btc, y_bt))
+    return _reparam(key, *posterior(state.config, state.enc_params,
+                                    _apply_marginal(state, x_btc), y_bt))
 
 
 def draw_labels(state: CGATSState, key, n: int) -> np.ndarray:
@@ -517,8 +559,9 @@ def encode_anomaly(state: CGATSState, key, x_btc, y_bt) -> jax.Array:
     if _anomaly_encoder(state.config) is None:
         raise InputError("cgats.encode_anomaly", f"decoder {state.config.decoder!r} has "
                          "no anomaly latent")
+    x = _apply_marginal(state, x_btc)
     mu, logvar = _anomaly_posterior_fn(state.config)(
-        state.dec_params["anom"], jnp.asarray(x_btc), jnp.asarray(y_bt, jnp.float32))
+        state.dec_params["anom"], jnp.asarray(x), jnp.asarray(y_bt, jnp.float32))
     return _reparam(key, mu, logvar)
 
 
@@ -570,7 +613,7 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
     noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
     x = _sample_jit(state.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), a_bd, noise,
                     float(temperature))
-    return np.asarray(x)
+    return _from_model_space(state, x)
 
 
 def _sample(params, c: CGATSConfig, z, y, a, noise, temperature):

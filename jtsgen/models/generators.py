@@ -172,7 +172,8 @@ def train_generators(names: tuple[str, ...], keys: GeneratorKeys, x_btc: np.ndar
     if "cgats_first" in names:
         first = cgats.CGATSState(dataclasses.replace(m, cond_at="first"),
                                  enc_params=state.enc_params, dec1_params=state.dec1_params,
-                                 latent_prior=state.latent_prior)
+                                 latent_prior=state.latent_prior,
+                                 marginal_q=state.marginal_q)
         first, h = stage("train first-layer ablation", lambda: cgats.fit_stage2(
             first, keys.cgats_first, x_btc, y_bt, checkpoint_dir=ckpt("cond_first"), **kw))
         states["cgats_first"], histories["cond_first"] = first, {"stage2": h}
