@@ -279,3 +279,22 @@ def test_quantile_marginal_generates_in_the_data_range_and_encodes_data_space_in
     np.testing.assert_allclose(z, z_scores, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="marginal"):
         dataclasses.replace(SMOKE, marginal="log")
+
+
+def test_residual_noise_adds_a_normal_training_window_residual_to_the_mean():
+    x, y = _data(200)
+    cfg = dataclasses.replace(SMOKE, noise="residual", stage1_steps=20, stage2_steps=20)
+    model, _ = cgats.fit(jax.random.key(0), x, y, cfg, progress=False)
+    normal = x[y.max(axis=1) == 0]
+    assert model.residual_bank.shape == normal.shape
+    # with one residual in the bank and z the posterior mean of its own window, the
+    # generated series at temperature 1 is that training window itself
+    i, y0 = 3, np.zeros((1, T), np.float32)
+    one = model.replace(residual_bank=model.residual_bank[i:i + 1])
+    mu, _ = posterior(cfg, model.enc_params, normal[i:i + 1], y0)
+    out = cgats.generate(one, jax.random.key(1), y0, z_bd=mu, temperature=1.0)
+    np.testing.assert_allclose(out, normal[i:i + 1], atol=1e-4)
+    mean = cgats.generate(one, jax.random.key(1), y0, z_bd=mu, temperature=0.0)
+    assert np.abs(out - mean).max() > 1e-2  # the residual is not nothing
+    with pytest.raises(ValueError, match="non-autoregressive"):
+        dataclasses.replace(SMOKE, noise="residual", decoder="autoregressive")

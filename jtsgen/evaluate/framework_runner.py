@@ -82,7 +82,8 @@ ORACLE_NOTE = ("\"test-oracle F1\" columns choose the threshold on the test scor
 DETECTOR_STEPS = ("fixed", "epochs")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
-ADDED_SETTINGS = {"detector_steps": "fixed", "model": {"marginal": "identity"}}
+ADDED_SETTINGS = {"detector_steps": "fixed",
+                  "model": {"marginal": "identity", "noise": "gaussian"}}
 GENERATE_CHUNK = 512
 
 

@@ -65,6 +65,7 @@ from jtsgen.train import fit as train_fit
 VARIANTS = ("cgats", "cvae")
 DECODERS = ("anomaly_latent", "paper", "autoregressive")
 MARGINALS = ("identity", "quantile")
+NOISES = ("gaussian", "residual")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +85,11 @@ class CGATSConfig:
     quantiles (:func:`~jtsgen.data.scalers.fit_quantile_normal`) and maps generated
     series back, so they keep the data's marginal distribution (bursts included)
     that a Gaussian likelihood shrinks; ``"identity"`` models the values as given.
+    ``noise="residual"`` (jtsgen's option, non-autoregressive decoders) replaces the
+    Gaussian output noise by whole residual windows (data minus the decoder's mean)
+    of normal training windows, drawn at random, so generated normal stretches keep
+    the data's own bursts and their clustering in time; ``"gaussian"`` is the
+    decoder's per-step N(0, σ²).
     """
 
     seq_len: int = 240
@@ -110,6 +116,7 @@ class CGATSConfig:
     # autoregressive decoder keeps zeros)
     state_from_z: bool = True
     marginal: str = "identity"
+    noise: str = "gaussian"
 
     def __post_init__(self):
         for name in ("seq_len", "channels", "latent", "head_hidden", "batch_size",
@@ -128,6 +135,10 @@ class CGATSConfig:
             raise ValueError(f"anomaly_dim must be >= 1, got {self.anomaly_dim}")
         if self.marginal not in MARGINALS:
             raise ValueError(f"marginal must be one of {MARGINALS}, got {self.marginal!r}")
+        if self.noise not in NOISES:
+            raise ValueError(f"noise must be one of {NOISES}, got {self.noise!r}")
+        if self.noise == "residual" and self.decoder == "autoregressive":
+            raise ValueError("noise='residual' needs a non-autoregressive decoder")
         if self.cond_at not in ("first", "last"):
             raise ValueError(f"cond_at must be 'first' or 'last', got {self.cond_at!r}")
 
@@ -305,8 +316,10 @@ class CGATSState(struct.PyTreeNode):
     ``(mu, sigma)``, each ``[N, anomaly_dim]``, of q(a | X, Y) over the training
     windows; ``temperature`` the output-noise scale :func:`calibrate_temperature`
     chose; ``marginal_q`` the training quantiles ``[n_quantiles, C]`` of
-    ``marginal="quantile"`` (the networks see and produce N(0, 1) scores). A field is
-    None until the stage that fills it has run.
+    ``marginal="quantile"`` (the networks see and produce N(0, 1) scores);
+    ``residual_bank`` ``[M, T, C]`` the normal training windows' residuals of
+    ``noise="residual"`` (model space). A field is None until the stage that fills it
+    has run.
     """
 
     config: CGATSConfig = struct.field(pytree_node=False)
@@ -318,6 +331,7 @@ class CGATSState(struct.PyTreeNode):
     anomaly_prior: tuple[Any, Any] | None = None
     temperature: float | None = None
     marginal_q: Any = None
+    residual_bank: Any = None
 
 
 def _marginal(state: CGATSState) -> QuantileNormal | None:
@@ -451,6 +465,9 @@ def fit_stage2(state: CGATSState, key, x_btc, y_bt, *, checkpoint_dir=None, prog
     if state.latent_prior is None:
         state = _fit_latent_prior(state, jax.random.fold_in(key, 2), x[anomalous], y[anomalous])
     state = _fit_anomaly_prior(state, x[anomalous], y[anomalous])
+    if c.noise == "residual":
+        state = _fit_residual_bank(state, jax.random.fold_in(key, 4),
+                                   x[~anomalous] if (~anomalous).any() else x)
     if c.decoder != "autoregressive":
         state = calibrate_temperature(state, jax.random.fold_in(key, 3), x_data, y)
     return state, r.history
@@ -503,6 +520,19 @@ def _fit_anomaly_prior(state: CGATSState, x_btc, y_bt, max_windows: int = 2048) 
     mu, logvar = _anomaly_posterior_fn(state.config)(
         state.dec_params["anom"], jnp.asarray(x_btc[:n]), jnp.asarray(y_bt[:n], jnp.float32))
     return state.replace(anomaly_prior=(mu, jnp.exp(0.5 * logvar)))
+
+
+def _fit_residual_bank(state: CGATSState, key, x_btc, max_windows: int = 2048) -> CGATSState:
+    """Keeps ``x - mean`` of (up to ``max_windows``) normal training windows ``x_btc``
+    (model space), the mean being the stage-2 decoder's output for the posterior mean
+    of z and no labels: the data's own noise, bursts included, for ``noise="residual"``."""
+    c = state.config
+    x = jnp.asarray(x_btc[:max_windows])
+    y0 = jnp.zeros(x.shape[:2], jnp.float32)
+    mu, _ = posterior(c, state.enc_params, x, y0)
+    a = sample_anomaly(state, key, x.shape[0])
+    mean = _sample_jit(state.dec_params, c, mu, y0, a, jnp.zeros_like(x), 0.0)
+    return state.replace(residual_bank=x - mean)
 
 
 def _fit_latent_prior(state: CGATSState, key, x_btc, y_bt,
@@ -610,7 +640,11 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
     if temperature is None:
         temperature = (1.0 if c.decoder == "autoregressive" else
                        state.temperature if state.temperature is not None else 0.0)
-    noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
+    if c.noise == "residual":
+        bank = state.residual_bank
+        noise = bank[jax.random.randint(kn, (y.shape[0],), 0, bank.shape[0])]
+    else:
+        noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
     x = _sample_jit(state.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), a_bd, noise,
                     float(temperature))
     return _from_model_space(state, x)
@@ -618,12 +652,15 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
 
 def _sample(params, c: CGATSConfig, z, y, a, noise, temperature):
     """Generation: ancestral sampling for the autoregressive decoder, else the
-    decoder's mean plus ``temperature`` times its per-step noise."""
+    decoder's mean plus ``temperature`` times its per-step noise (``noise``: N(0, 1)
+    draws scaled by the decoder's σ, or residual windows as they are)."""
     _, _, dec2 = _nets(c)
     if c.decoder == "autoregressive":
         return sample_anomaly_decoder(params["dec2"], dec2, z, y, noise, temperature)
     args = (z, y) if c.decoder == "paper" else (z, y, a)
     mean, logvar = dec2.apply({"params": params["dec2"]}, *args)
+    if c.noise == "residual":
+        return mean + temperature * noise
     logvar = jnp.maximum(logvar, c.min_logvar)
     return mean + temperature * jnp.exp(0.5 * logvar) * noise
 
