@@ -224,7 +224,8 @@ def csv(rows: list[dict]) -> str:
 def _check(config: Config) -> None:
     check_choices("--config.dataset", (config.dataset,), DATASETS)
     check_choices("--config.detectors", config.detectors, DETECTORS)
-    check_choices("--config.extra_train", config.extra_train, NAB_SUBSETS)
+    if config.extra_train:
+        check_choices("--config.extra_train", config.extra_train, NAB_SUBSETS)
     if config.dataset in config.extra_train or (config.extra_train and config.dataset == "kpi"):
         raise InputError("--config.extra_train", "names NAB subsets other than "
                          f"--config.dataset ({config.dataset!r}), and only for a NAB dataset")

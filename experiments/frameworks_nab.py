@@ -11,8 +11,11 @@ series' training steps scales the whole series (series differ in units), and
 each part is cut into windows of ``model.seq_len`` (240) steps, one every
 ``stride`` steps (the default 12 gives about the paper's 1,200 windows for
 realTraffic). A step is anomalous iff it lies in one of NAB's labelled windows.
-The split is fixed; with ``n_runs > 1`` runs differ in their seeds (generators'
-and detectors' initialisation and noise, augmentation draws).
+``extra_train`` names further NAB subsets whose series' training parts join the
+training windows (generators, label model, detectors and thresholds see them; the
+test windows stay those of ``subsets``). The split is fixed; with ``n_runs > 1``
+runs differ in their seeds (generators' and detectors' initialisation and noise,
+augmentation draws).
 
 Then :mod:`jtsgen.evaluate.framework_runner` trains the generators on the training
 windows, builds the synthetic sets and fits and tests every detector in every
@@ -46,6 +49,7 @@ class Config(FrameworksConfig):
     nab_root: str = ""  # a NAB checkout (data/, labels/); empty: the cache, downloading
     stride: int = 12
     train_frac: float = 0.8
+    extra_train: tuple[str, ...] = ()  # NAB subsets adding their training parts
 
 
 def get_config(profile: str = "quick") -> Config:
@@ -68,18 +72,22 @@ def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
     """Scaled windows of every series' training and test steps: ``(train, test, info)``,
     ``info`` naming the series used and those too short for a window in both parts."""
     series = load_nab(config.subsets, root=config.nab_root or None)
+    extra = (load_nab(config.extra_train, root=config.nab_root or None)
+             if config.extra_train else [])
     length = config.model.seq_len
-    train, test, used, skipped = [], [], [], []
-    for s in series:
+    train, test, used, skipped, extra_used = [], [], [], [], []
+    for i, s in enumerate(series + extra):
         cut = int(round(config.train_frac * len(s)))
         if min(cut, len(s) - cut) < length:
             skipped.append(s.name)
             continue
         scaler = fit_standard_scaler(s.values_t[:cut, None])
         x_tc = scaler.transform(s.values_t[:, None])
-        for part, rows in ((train, slice(0, cut)), (test, slice(cut, None))):
-            w = _windows(x_tc[rows], s.labels_t[rows], config, s.name)
-            part.append(w.labelled)
+        train.append(_windows(x_tc[:cut], s.labels_t[:cut], config, s.name).labelled)
+        if i >= len(series):  # an extra_train series: its test part is never read
+            extra_used.append(s.name)
+            continue
+        test.append(_windows(x_tc[cut:], s.labels_t[cut:], config, s.name).labelled)
         used.append(s.name)
     if not used:
         raise InputError("--config.subsets", f"no series of {list(config.subsets)} has "
@@ -95,12 +103,18 @@ def load_split(config: Config) -> tuple[Labelled, Labelled, dict]:
                          f"{1 - config.train_frac:g} of any series of {list(config.subsets)}: "
                          "every test metric would be 0 (NAB's artificialWithAnomaly has its "
                          "anomalies earlier; try another subset or --config.train_frac)")
-    return train_set, test_set, {"series": used, "skipped_short": skipped}
+    return train_set, test_set, {"series": used, "skipped_short": skipped,
+                                 "extra_train_series": extra_used}
 
 
 def _check(config: Config) -> None:
     check_config(config)
     check_choices("--config.subsets", config.subsets, NAB_SUBSETS)
+    if config.extra_train:
+        check_choices("--config.extra_train", config.extra_train, NAB_SUBSETS)
+    if set(config.extra_train) & set(config.subsets):
+        raise InputError("--config.extra_train", "names NAB subsets other than "
+                         f"--config.subsets {list(config.subsets)}")
     if config.stride < 1:
         raise InputError("--config.stride", f"must be >= 1, got {config.stride}")
 
@@ -113,7 +127,10 @@ def run(config: Config, workdir: str | Path) -> dict:
         return (f"NAB {', '.join(config.subsets)}: {len(info['series'])} series split "
                 f"{config.train_frac:g}:{1 - config.train_frac:g} in time, windows of "
                 f"{config.model.seq_len} every {config.stride} steps; too short: "
-                f"{info['skipped_short'] or 'none'}")
+                f"{info['skipped_short'] or 'none'}"
+                + (f"; training windows also from the training parts of "
+                   f"{', '.join(config.extra_train)} ({len(info['extra_train_series'])} "
+                   "series)" if config.extra_train else ""))
 
     return run_fixed_split(config, workdir, load_split, note)
 

@@ -28,7 +28,8 @@ def test_each_series_is_split_in_time_and_scaled_by_its_training_part():
     cfg = _smoke(stride=24)
     train, test, info = frameworks_nab.load_split(cfg)
     series = load_nab(cfg.subsets, root=NAB_ROOT)
-    assert info == {"series": [s.name for s in series], "skipped_short": []}
+    assert info == {"series": [s.name for s in series], "skipped_short": [],
+                    "extra_train_series": []}
     first = series[0]
     cut = int(round(0.8 * len(first)))
     mean, std = first.values_t[:cut].mean(), first.values_t[:cut].std()
@@ -62,6 +63,20 @@ def test_smoke_run_writes_both_tables(tmp_path):
 
 
 @needs_nab
+def test_extra_train_subsets_join_the_training_windows_only():
+    cfg = _smoke(stride=24)
+    train, test, info = frameworks_nab.load_split(cfg)
+    train_x, test_x, info_x = frameworks_nab.load_split(
+        dataclasses.replace(cfg, extra_train=("realAdExchange",)))
+    assert info_x["series"] == info["series"] and len(info_x["extra_train_series"]) == 6
+    np.testing.assert_array_equal(test_x.x_btc, test.x_btc)
+    np.testing.assert_array_equal(test_x.y_bt, test.y_bt)
+    n = train.x_btc.shape[0]
+    assert train_x.x_btc.shape[0] > n
+    np.testing.assert_array_equal(train_x.x_btc[:n], train.x_btc)
+
+
+@needs_nab
 def test_a_split_whose_test_part_has_no_anomaly_is_refused():
     cfg = _smoke(subsets=("artificialWithAnomaly",))  # its anomalies lie before the cut
     with pytest.raises(InputError, match="no labelled anomaly in the last 0.2"):
@@ -72,6 +87,8 @@ def test_bad_settings_name_the_argument(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     for argv, arg in ((["--config.subsets=realNope"], "--config.subsets"),
                       (["--config.stride=0"], "--config.stride"),
+                      (["--config.extra_train=realTraffic"], "--config.extra_train"),
+                      (["--config.extra_train=realKnownCause"], "--config.extra_train"),
                       ([f"--config.nab_root={tmp_path / 'empty'}"], "combined_windows.json")):
         with pytest.raises(SystemExit) as exc:
             main("frameworks_nab", frameworks_nab.get_config, frameworks_nab.run,
