@@ -67,6 +67,8 @@ def test_a_run_saved_before_a_setting_existed_is_read_back_at_its_old_value(monk
     with pytest.raises(AssertionError, match="run again"):  # not at another value
         framework_runner.run_all(dataclasses.replace(config, detector_steps="epochs"),
                                  tmp_path, lambda r: (None, None), progress=False)
+    # an added setting that this experiment does not have is not filled in
+    assert "extra_train" not in framework_runner.with_added_settings(settings, settings)
     quantile = dataclasses.replace(config, model=dataclasses.replace(config.model,
                                                                      marginal="quantile"))
     with pytest.raises(AssertionError, match="run again"):

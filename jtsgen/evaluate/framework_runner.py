@@ -82,7 +82,7 @@ ORACLE_NOTE = ("\"test-oracle F1\" columns choose the threshold on the test scor
 DETECTOR_STEPS = ("fixed", "epochs")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
-ADDED_SETTINGS = {"detector_steps": "fixed",
+ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [],
                   "model": {"marginal": "identity", "noise": "gaussian"}}
 GENERATE_CHUNK = 512
 
@@ -286,12 +286,15 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
             "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
 
 
-def with_added_settings(saved: dict, added: dict = ADDED_SETTINGS) -> dict:
-    """``saved`` settings with the :data:`ADDED_SETTINGS` they lack filled in, at any depth."""
+def with_added_settings(saved: dict, like: dict, added: dict = ADDED_SETTINGS) -> dict:
+    """``saved`` settings with the :data:`ADDED_SETTINGS` they lack filled in, at any
+    depth, for the keys that the current settings ``like`` have."""
     out = dict(saved)
     for key, value in added.items():
+        if key not in like:
+            continue
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = with_added_settings(out[key], value)
+            out[key] = with_added_settings(out[key], like[key], value)
         elif key not in out:
             out[key] = value
     return out
@@ -316,7 +319,7 @@ def run_all(config: FrameworksConfig, workdir: Path,
         path = workdir / "runs" / f"run{r}.json"
         saved = json.loads(path.read_text()) if path.exists() else {}
         if "settings" in saved:
-            saved["settings"] = with_added_settings(saved["settings"])
+            saved["settings"] = with_added_settings(saved["settings"], settings)
         if saved.get("settings") == settings:
             print(f"run {r}: read back from {path}", flush=True)
             runs.append(saved["result"])
