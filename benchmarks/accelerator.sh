@@ -10,12 +10,13 @@
 # which this script puts on PYTHONPATH) and, for the reference rows, torch (run on
 # the GPU when torch sees one: JTSGEN_BENCH_TORCH_DEVICE=cuda, unless already set);
 # PYTHON picks the interpreter (default python3). Each benchmark has its own time limit, so
-# one that hangs or fails does not cost the others (9.5 minutes at most in all, inside
+# one that hangs or fails does not cost the others (9.2 minutes at most in all, inside
 # a 10-minute call; --max-rounds caps the rounds added for a precise median to fit);
 # the exit status is 1 if any did.
-# Writes 5 files: devices.txt, train_step.json, diffusion_sampling.json,
+# Writes 7 files: devices.txt, train_step.json, diffusion_sampling.json,
 # ensemble.json, scaling_worker.txt (the data-parallel programs timed over every
-# local device, no CPU emulation), and log.txt with every benchmark's output.
+# local device, no CPU emulation), pipeline.json (the cheaper experiments' own
+# stages, cold and warm) and log.txt with every benchmark's output.
 set -uo pipefail
 out=${1:-${OUT:-runs/bench/accelerator}}
 profile=${2:-full}
@@ -44,13 +45,15 @@ if [ -z "${JTSGEN_BENCH_TORCH_DEVICE:-}" ] && "$py" -c \
 fi
 echo "torch device: ${JTSGEN_BENCH_TORCH_DEVICE:-cpu}" | tee -a "$log"
 cp "$log" "$out/devices.txt"
-limited 300 train_step "$py" -m benchmarks.train_step --profile "$profile" \
-  --max-rounds 15 --out "$out/train_step.json"
-limited 90 diffusion_sampling "$py" -m benchmarks.diffusion_sampling --profile "$profile" \
-  --max-rounds 15 --out "$out/diffusion_sampling.json"
-limited 90 ensemble "$py" -m benchmarks.ensemble --profile "$profile" \
-  --max-rounds 12 --out "$out/ensemble.json"
-limited 60 scaling "$py" -m benchmarks.scaling --worker --profile "$profile"
+limited 200 train_step "$py" -m benchmarks.train_step --profile "$profile" \
+  --max-rounds 10 --out "$out/train_step.json"
+limited 80 diffusion_sampling "$py" -m benchmarks.diffusion_sampling --profile "$profile" \
+  --max-rounds 10 --out "$out/diffusion_sampling.json"
+limited 110 ensemble "$py" -m benchmarks.ensemble --profile "$profile" \
+  --max-rounds 8 --out "$out/ensemble.json"
+limited 40 scaling "$py" -m benchmarks.scaling --worker --profile "$profile"
 grep '^SCALING_RESULT' "$log" > "$out/scaling_worker.txt" || status=1
+limited 90 pipeline "$py" -m benchmarks.pipeline --profile "$profile" \
+  --experiments lstm_vae,vae_anomaly,detectors_sines --out "$out/pipeline.json"
 tail -n 40 "$log"
 exit $status

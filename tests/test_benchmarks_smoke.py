@@ -291,7 +291,9 @@ def test_accelerator_script_runs_every_benchmark_and_reports_each_failure(tmp_pa
                           text=True, timeout=60)
     assert proc.returncode == 1
     log = (out / "log.txt").read_text()
-    for name in ("devices", "train_step", "diffusion_sampling", "ensemble", "scaling"):
+    for name in ("devices", "train_step", "diffusion_sampling", "ensemble", "scaling",
+                 "pipeline"):
         assert f"== {name}: failed or timed out" in log
-    assert "ran -m benchmarks.train_step --profile tiny --max-rounds 15 --out" in log
+    assert "ran -m benchmarks.train_step --profile tiny --max-rounds 10 --out" in log
     assert "ran -m benchmarks.scaling --worker --profile tiny" in log
+    assert "ran -m benchmarks.pipeline --profile tiny" in log

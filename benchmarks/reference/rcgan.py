@@ -78,7 +78,11 @@ def critic_loss(critic: Critic, real_btc, fake_btc, y_bt, pac: int) -> torch.Ten
     eps_b = eps_g.repeat_interleave(pac, dim=0)
     x_hat = eps_b * real_btc + (1 - eps_b) * fake_btc
     packed_hat = pack(x_hat, y_bt, pac).detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(packed_hat).sum(), packed_hat, create_graph=True)
+    # cuDNN's LSTM has no double backward: on a GPU the penalty's forward pass runs
+    # without it, as any PyTorch WGAN-GP with an LSTM critic must (a no-op on the CPU).
+    with torch.backends.cudnn.flags(enabled=False):
+        d_hat = critic(packed_hat).sum()
+    (grad,) = torch.autograd.grad(d_hat, packed_hat, create_graph=True)
     grad_norm = grad.reshape(grad.shape[0], -1).norm(2, dim=1)
     penalty = ((grad_norm - 1) ** 2).mean()
     return d_fake.mean() - d_real.mean() + GP_WEIGHT * penalty
