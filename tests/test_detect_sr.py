@@ -1,5 +1,7 @@
 """Specification of the Spectral Residual saliency and the SR-CNN detector."""
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -105,3 +107,63 @@ def test_bad_input_is_reported_clearly():
         sr_cnn.fit(jax.random.key(0), data.x_btc, y[:3], cfg)
     with pytest.raises(InputError, match="longer than the series"):
         sr_cnn.fit(jax.random.key(0), data.x_btc[:, :4], y[:, :4], cfg)
+
+
+def _level_shifts(n: int, seed: int, t: int = 240):
+    """Windows on a random baseline (offset U[-2, 2] plus a slow sine); every other one
+    has a level shift of 120-179 steps by ±U[1, 2]: a step inside the shift is told
+    from the baseline only by seeing where the shift starts or ends."""
+    rng = np.random.default_rng(seed)
+    x, y = np.zeros((n, t, 1), np.float32), np.zeros((n, t), np.float32)
+    steps = np.arange(t)
+    for i in range(n):
+        phase, freq = rng.uniform(0, 2 * np.pi), rng.uniform(0.01, 0.05)
+        x[i, :, 0] = (rng.uniform(-2, 2) + 0.5 * np.sin(2 * np.pi * freq * steps + phase)
+                      + 0.1 * rng.standard_normal(t))
+        if i % 2 == 0:
+            length = rng.integers(120, 180)
+            start = rng.integers(0, t - length)
+            x[i, start:start + length, 0] += rng.choice([-1, 1]) * rng.uniform(1.0, 2.0)
+            y[i, start:start + length] = 1
+    return x, y
+
+
+def test_receptive_field_is_one_plus_kernel_span_times_dilations():
+    assert sr_cnn.receptive_field(sr_cnn.Config()) == 1 + 6 * (1 + 2 + 4)  # 43
+    assert sr_cnn.receptive_field(sr_cnn.Config(features=(8,) * 5)) == 187
+    assert sr_cnn.receptive_field(SMALL) == 1 + 4 * (1 + 2)
+
+
+def test_resolve_deepens_for_long_runs_and_keeps_short_ones():
+    y = np.zeros((10, 240), np.float32)
+    y[:, 50:60] = 1  # median run 10: 43 steps already cover it
+    assert sr_cnn.resolve(sr_cnn.Config(), y).features == (32, 32, 32)
+    y[:, 50:200] = 1  # median run 150: four layers see 91, five see 187
+    assert sr_cnn.resolve(sr_cnn.Config(), y).features == (32,) * 5
+    y[:] = 1  # whole windows: capped at the window (240), six layers see 379
+    assert sr_cnn.resolve(sr_cnn.Config(), y).features == (32,) * 6
+    off = sr_cnn.Config(fit_context=False)
+    assert sr_cnn.resolve(off, y).features == (32, 32, 32)
+    assert sr_cnn.resolve(sr_cnn.Config(), np.zeros((4, 240))).features == (32, 32, 32)
+
+
+def test_resolve_raises_steps_to_min_epochs_in_whole_calls():
+    cfg = sr_cnn.Config(num_steps=400, batch_size=64, steps_per_call=50, min_epochs=5.0)
+    assert sr_cnn.resolve(cfg, np.zeros((1000, 240))).num_steps == 400  # 78 steps < 400
+    assert sr_cnn.resolve(cfg, np.zeros((20000, 240))).num_steps == 1600  # 1,563 -> 32 calls
+    off = dataclasses.replace(cfg, min_epochs=0.0)
+    assert sr_cnn.resolve(off, np.zeros((20000, 240))).num_steps == 400
+
+
+def test_long_level_shifts_are_found_once_the_field_covers_them():
+    x_train, y_train = _level_shifts(256, 0)
+    x_test, y_test = _level_shifts(128, 1)
+    f1 = {}
+    for fit_context in (False, True):
+        cfg = dataclasses.replace(SMALL, fit_context=fit_context)
+        fitted = sr_cnn.fit(jax.random.key(0), x_train, y_train, cfg)
+        _, _, f1[fit_context] = point_prf(np.asarray(fitted.score(x_test)) > fitted.threshold,
+                                          y_test)
+    assert fitted.info["config"].features == (16,) * 6  # field 253 >= median run ~150
+    assert float(f1[True]) > 0.85
+    assert float(f1[True]) > float(f1[False]) + 0.2

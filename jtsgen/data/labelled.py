@@ -25,3 +25,17 @@ def concat(*parts: Labelled) -> Labelled:
     """The sets one after the other along the batch axis."""
     return Labelled(np.concatenate([p.x_btc for p in parts]),
                     np.concatenate([p.y_bt for p in parts]))
+
+
+def segments_of(y_t: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous runs of ones in a label vector ``[T]`` as ``(start, length)`` pairs."""
+    padded = np.concatenate([[0], (np.asarray(y_t) > 0.5).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(s), int(e - s)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def run_lengths(y_bt: np.ndarray) -> np.ndarray:
+    """Lengths of every labelled run of every window ``[B, T]`` (a run cut by a window
+    edge counts as the part inside), int64 ``[n_runs]``."""
+    return np.asarray([n for y_t in np.asarray(y_bt) for _, n in segments_of(y_t)],
+                      np.int64)

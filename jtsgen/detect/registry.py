@@ -47,7 +47,7 @@ def settings_for(profile: str) -> DetectorSettings:
         return DetectorSettings(
             baselines=baselines.Config(k_grid=(5, 10), c_grid=(0.0, 1.0, 2.0), lstm_hidden=8),
             sr_cnn=sr_cnn.Config(features=(8, 8), batch_size=16, num_steps=20,
-                                 steps_per_call=10),
+                                 steps_per_call=10, min_epochs=0.0),
             vae=vae_detector.Config(window=16, hidden=(16,), latent=4, batch_size=16,
                                     num_steps=20, steps_per_call=10),
             robusttad=robusttad.Config(base=4, depth=2, kernel_size=3, batch_size=16,

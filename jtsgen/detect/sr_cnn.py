@@ -15,6 +15,14 @@ points moved by ``±U[inject_scale]`` times its standard deviation, and those st
 are labelled 1. (The paper's injection ``x + (x̄ + mean)(1 + var)·r`` vanishes on
 zero-mean series such as Synthetic Sines, hence the std-relative magnitude.)
 
+Context and training length follow the training data (:func:`resolve`, jtsgen's
+addition): layers (the last width repeated, dilations still growing) are added until
+the receptive field covers the median length of the training labels' runs (at most
+the window), so a level shift of 100+ steps is seen with its edges rather than as a
+plateau; and the steps are raised to at least ``min_epochs`` passes over the training
+windows. Short anomalies and small sets leave the configured network and steps as
+they are. ``fit_context=False`` and ``min_epochs=0`` turn the two off.
+
 The threshold is the best-F1 threshold of the scores on the training series
 (without injection). Shapes: ``x_btc`` ``[B, T, C]``, ``y_bt`` ``[B, T]``.
 """
@@ -23,12 +31,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from jtsgen.data.labelled import run_lengths
 from jtsgen.data.validate import check_window_fits, check_window_labels, check_windows
 from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.detect.spectral_residual import EPS, saliency_btc
@@ -59,6 +70,8 @@ class Config:
     inject_scale: tuple[float, float] = (2.0, 5.0)
     score_chunk: int = 1024
     progress: bool = False
+    fit_context: bool = True  # add layers until the field covers the median labelled run
+    min_epochs: float = 5.0  # at least this many passes over the training windows
 
 
 class SRCNNNet(nn.Module):
@@ -84,6 +97,34 @@ def _net(config: Config) -> SRCNNNet:
 def _init(key: jax.Array, config: Config, n_features: int):
     """Flax's default init of :class:`SRCNNNet` (length-independent parameters)."""
     return _net(config).init(key, jnp.zeros((1, 8, n_features), jnp.float32))["params"]
+
+
+def receptive_field(config: Config) -> int:
+    """Steps one output sees: ``1 + (kernel - 1) * sum of the layers' dilations``."""
+    dilations = (config.dilation_growth**i for i in range(len(config.features)))
+    return 1 + (config.kernel - 1) * sum(dilations)
+
+
+def resolve(config: Config, y_bt: np.ndarray) -> Config:
+    """``config`` with the depth and steps that the training labels ``[B, T]`` ask for.
+
+    Layers (copies of the last) are added while the receptive field is shorter than
+    the median labelled run (capped at ``T``); ``num_steps`` is raised to
+    ``min_epochs * B / batch_size``, rounded up to whole fused calls.
+    """
+    y_bt = np.asarray(y_bt)
+    b, t = y_bt.shape
+    features = config.features
+    lengths = run_lengths(y_bt)
+    if config.fit_context and config.kernel > 1 and len(lengths):
+        need = min(float(np.median(lengths)), t)
+        while receptive_field(dataclasses.replace(config, features=features)) < need:
+            features = features + features[-1:]
+    steps = config.num_steps
+    if config.min_epochs > 0:
+        calls = math.ceil(config.min_epochs * b / config.batch_size / config.steps_per_call)
+        steps = max(steps, calls * config.steps_per_call)
+    return dataclasses.replace(config, features=features, num_steps=steps)
 
 
 def features(x_btc: jax.Array, config: Config) -> jax.Array:
@@ -144,10 +185,12 @@ def _score(params, x_btc, config: Config) -> jax.Array:
 def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     """Trains SR-CNN on ``(x_btc, y_bt)`` and picks the best-F1 threshold on them.
 
-    ``info``: ``params``, ``history`` (per-step loss), ``config``.
+    ``info``: ``params``, ``history`` (per-step loss), ``config`` (as :func:`resolve`
+    sets it for these labels).
     """
     x = check_windows(x_btc)
     y = check_window_labels(y_bt, x)
+    config = resolve(config, y)
     check_window_fits(config.lookback + 1, x.shape[1], "config.lookback")
     init_key, train_key = jax.random.split(key)
     params = _init(init_key, config, x.shape[2] * (2 if config.use_values else 1))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jtsgen.models.cgats_labels import segments_of
+from jtsgen.data.labelled import segments_of
 
 
 def run_stats(x_btc: np.ndarray, y_bt: np.ndarray) -> dict[str, np.ndarray]:

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jtsgen.data.labelled import segments_of
 from jtsgen.data.validate import check_label_vectors
 from jtsgen.errors import InputError
 
@@ -33,13 +34,6 @@ class LabelModel(NamedTuple):
     lengths: jax.Array  # int32 [S]: segment lengths
     seq_len: int
     max_segments: int
-
-
-def segments_of(y_t: np.ndarray) -> list[tuple[int, int]]:
-    """Contiguous runs of ones in a label vector as ``(start, length)`` pairs."""
-    padded = np.concatenate([[0], (np.asarray(y_t) > 0.5).astype(np.int8), [0]])
-    edges = np.flatnonzero(np.diff(padded))
-    return [(int(s), int(e - s)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def fit_label_model(y_bt: np.ndarray, source: str = "y_bt") -> LabelModel:
