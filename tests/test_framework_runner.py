@@ -79,3 +79,27 @@ def test_an_unknown_steps_rule_is_refused():
     with pytest.raises(InputError, match="--config.detector_steps"):
         framework_runner.check_config(dataclasses.replace(
             frameworks_sines.get_config("smoke"), detector_steps="minutes"))
+
+
+def test_matched_labels_keep_the_real_share_of_anomalous_windows(monkeypatch):
+    import jax
+    import numpy as np
+
+    def draws(state, key, n):  # stands in for the label model: steps 3-7 of each window
+        out = np.zeros((n, 12), np.float32)
+        out[:, 3:8] = 1
+        return out
+
+    monkeypatch.setattr(framework_runner.cgats, "draw_labels", draws)
+    y = np.zeros((40, 12), np.float32)
+    y[:10, 0] = 1  # a quarter of the windows are anomalous
+    key = jax.random.key(0)
+    out = framework_runner.synthetic_labels("matched", None, key, y)
+    anomalous = out.max(axis=1) > 0
+    assert out.shape == y.shape and anomalous.sum() == 10
+    np.testing.assert_array_equal(out[anomalous], draws(None, None, 10))
+    assert not anomalous[:10].all()  # the rows are drawn, not the real ones copied
+    assert framework_runner.synthetic_labels("label_model", None, key, y).max(axis=1).all()
+    np.testing.assert_array_equal(framework_runner.synthetic_labels("train", None, key, y), y)
+    with pytest.raises(InputError, match="synthetic_labels"):
+        framework_runner.synthetic_labels("real", None, key, y)

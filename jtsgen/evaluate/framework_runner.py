@@ -14,8 +14,10 @@ source, as large as the training set:
   drawn from C-GATS's label model, fitted on the training labels
   (``synthetic_labels="label_model"``, the default and the paper's: anomalous windows
   only, so a higher anomaly rate than the real set, reported per cell as
-  ``train_anomaly_share``) or for the training windows' own label vectors
-  (``"train"``: the real count and rate); every generator gets the same vectors;
+  ``train_anomaly_share``), for the training windows' own label vectors
+  (``"train"``: the real count and rate), or for the real share of anomalous windows
+  drawn from the label model, the rest all-normal (``"matched"``); every generator
+  gets the same vectors;
   C-GATS always trains, the others when they are a source;
 * ``mixup`` (α = 0.2, hard labels), ``cutmix``, ``combination``: each training
   window augmented once (:mod:`jtsgen.augment`).
@@ -70,7 +72,9 @@ BASELINE_PAIRS = (("TRTR", None), ("T(R+S)TR", "cgats"))  # Table 9: w/o Aug., w
 SYNTHETIC_LABELS = {
     "label_model": "label vectors drawn from C-GATS's label model, fitted on the training "
                    "labels (the same vectors for every generator)",
-    "train": "the training windows' own label vectors"}
+    "train": "the training windows' own label vectors",
+    "matched": "as many anomalous windows as the training set has (its share), their "
+               "label vectors drawn from C-GATS's label model; the rest all-normal"}
 THRESHOLD_FROM = {
     "real_train": "each detector's own, chosen on the framework's training data; in "
                   "T(R+S)TR on its real part only (the fitted detector's scores on the "
@@ -101,7 +105,8 @@ class FrameworksConfig(DetectorSettings):
     augmentations: tuple[str, ...] = ("mixup", "cutmix", "combination", "rcgan", "cgats")
     # "label_model" (the paper's): every generator gets the same draws from C-GATS's
     # label model (anomalous windows only: a higher anomaly rate than the real set);
-    # "train": the training windows' own label vectors (the real count and rate)
+    # "train": the training windows' own label vectors (the real count and rate);
+    # "matched": the real share of anomalous windows, each drawn from the label model
     synthetic_labels: str = "label_model"
     # where T(R+S)TR's threshold comes from: "real_train" (the headline: the real training
     # series, like TRTR's, so a source changes the scores and not the operating point) or
@@ -141,7 +146,8 @@ def check_config(config: FrameworksConfig) -> None:
                   registry.DETECTORS, allow_empty=True)
     if config.synthetic_labels not in SYNTHETIC_LABELS:
         raise InputError("--config.synthetic_labels",
-                         f"must be label_model or train, got {config.synthetic_labels!r}")
+                         f"must be one of {', '.join(SYNTHETIC_LABELS)}, "
+                         f"got {config.synthetic_labels!r}")
     if config.threshold_from not in THRESHOLD_FROM:
         raise InputError("--config.threshold_from",
                          f"must be real_train or fit_data, got {config.threshold_from!r}")
@@ -233,13 +239,33 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
         checkpoint_dir=checkpoint_dir, progress=progress, mesh=local_mesh(config.devices),
         stage=stage)
     sample = samplers(config, states)
-    n = train.x_btc.shape[0]
-    labels = (cgats.draw_labels(states["cgats"], keys.labels, n)
-              if config.synthetic_labels == "label_model" else train.y_bt)
+    labels = synthetic_labels(config.synthetic_labels, states["cgats"], keys.labels,
+                              train.y_bt)
     for name in sorted(wanted):
         x = stage(f"generate {name}",
                   lambda name=name: generate_in_chunks(sample[name], keys.generate, labels))
         out[name] = Labelled(x, np.asarray(labels, np.float32))
+    return out
+
+
+def synthetic_labels(mode: str, state, key: jax.Array, y_bt: np.ndarray) -> np.ndarray:
+    """The label vectors ``[B, T]`` every generator is asked for, one per training window
+    (``y_bt [B, T]``), as :data:`SYNTHETIC_LABELS` describes ``mode``; ``state`` is the
+    fitted C-GATS whose label model draws them."""
+    y_bt = np.asarray(y_bt, np.float32)
+    n = y_bt.shape[0]
+    if mode == "train":
+        return y_bt
+    if mode == "label_model":
+        return cgats.draw_labels(state, key, n)
+    if mode != "matched":
+        raise InputError("synthetic_labels", f"must be one of {', '.join(SYNTHETIC_LABELS)}, "
+                                             f"got {mode!r}")
+    n_anomalous = max(1, int(round(float(np.mean(y_bt.max(axis=1) > 0)) * n)))
+    draw_key, pick_key = jax.random.split(key)
+    rows = np.asarray(jax.random.choice(pick_key, n, (n_anomalous,), replace=False))
+    out = np.zeros_like(y_bt)
+    out[rows] = cgats.draw_labels(state, draw_key, n_anomalous)
     return out
 
 
