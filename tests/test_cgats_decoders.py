@@ -104,14 +104,14 @@ def _forward_with_a(c, params, z, y, a):
     return (*dec2.apply({"params": params["dec2"]}, z, jnp.asarray(y), a), 0.0)
 
 
-@pytest.mark.parametrize("decoder, passes", [("anomaly_latent", True), ("paper", False),
-                                              ("autoregressive", False)])
+@pytest.mark.parametrize("decoder, passes", [("anomaly_latent", True), ("paper", False)])
 def test_anomaly_latent_makes_level_shifts_both_ways(stage1, decoder, passes):
     """Trained on level shifts up and down (offset ~2.5, flat inside), decoded at
     temperature 0: runs drawn from the anomaly latent sit far from the normal level,
     stay flat, and go both ways. The paper's decoder, whose mean cannot know the
-    direction, averages them away (offset ~0.2); the autoregressive one's mean path
-    picks one direction for every window."""
+    direction, averages them away (offset ~0.2). (The autoregressive decoder's mean
+    path is left out: whether it commits to one direction or to both depends on
+    floating-point rounding — one direction on one CI machine, both on another.)"""
     model = _stage2(stage1, decoder)
     y = np.tile(label_vector(T, segments=[(10, 18)]), (200, 1))
     x = cgats.generate(model, jax.random.key(7), y, temperature=0.0)
