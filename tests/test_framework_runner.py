@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import jax
+import numpy as np
 import pytest
 
 from experiments import frameworks_sines
@@ -82,9 +84,6 @@ def test_an_unknown_steps_rule_is_refused():
 
 
 def test_matched_labels_keep_the_real_share_of_anomalous_windows(monkeypatch):
-    import jax
-    import numpy as np
-
     def draws(state, key, n):  # stands in for the label model: steps 3-7 of each window
         out = np.zeros((n, 12), np.float32)
         out[:, 3:8] = 1

@@ -37,5 +37,7 @@ def segments_of(y_t: np.ndarray) -> list[tuple[int, int]]:
 def run_lengths(y_bt: np.ndarray) -> np.ndarray:
     """Lengths of every labelled run of every window ``[B, T]`` (a run cut by a window
     edge counts as the part inside), int64 ``[n_runs]``."""
-    return np.asarray([n for y_t in np.asarray(y_bt) for _, n in segments_of(y_t)],
-                      np.int64)
+    y = (np.asarray(y_bt) > 0.5).astype(np.int8)
+    edges = np.diff(np.pad(y, ((0, 0), (1, 1))), axis=1)  # +1 at a start, -1 after an end
+    starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
+    return (ends - starts).astype(np.int64)  # row-major: the k-th start meets the k-th end

@@ -99,10 +99,11 @@ def _init(key: jax.Array, config: Config, n_features: int):
     return _net(config).init(key, jnp.zeros((1, 8, n_features), jnp.float32))["params"]
 
 
-def receptive_field(config: Config) -> int:
-    """Steps one output sees: ``1 + (kernel - 1) * sum of the layers' dilations``."""
-    dilations = (config.dilation_growth**i for i in range(len(config.features)))
-    return 1 + (config.kernel - 1) * sum(dilations)
+def receptive_field(config: Config, layers: int | None = None) -> int:
+    """Steps one output sees: ``1 + (kernel - 1) * sum of the layers' dilations``
+    (``layers``: that many layers instead of ``len(config.features)``)."""
+    n = len(config.features) if layers is None else layers
+    return 1 + (config.kernel - 1) * sum(config.dilation_growth**i for i in range(n))
 
 
 def resolve(config: Config, y_bt: np.ndarray) -> Config:
@@ -114,12 +115,13 @@ def resolve(config: Config, y_bt: np.ndarray) -> Config:
     """
     y_bt = np.asarray(y_bt)
     b, t = y_bt.shape
-    features = config.features
+    layers = len(config.features)
     lengths = run_lengths(y_bt)
     if config.fit_context and config.kernel > 1 and len(lengths):
         need = min(float(np.median(lengths)), t)
-        while receptive_field(dataclasses.replace(config, features=features)) < need:
-            features = features + features[-1:]
+        while receptive_field(config, layers) < need:
+            layers += 1
+    features = config.features + config.features[-1:] * (layers - len(config.features))
     steps = config.num_steps
     if config.min_epochs > 0:
         calls = math.ceil(config.min_epochs * b / config.batch_size / config.steps_per_call)
