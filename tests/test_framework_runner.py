@@ -54,7 +54,7 @@ def test_a_run_saved_before_a_setting_existed_is_read_back_at_its_old_value(monk
                                                                            tmp_path):
     config = dataclasses.replace(frameworks_sines.get_config("smoke"), detector_steps="fixed")
     settings = {k: v for k, v in json.loads(json.dumps(to_dict(config))).items()
-                if k not in ("n_runs", "detector_steps")}
+                if k not in ("n_runs", "only_runs", "detector_steps")}
     del settings["model"]["marginal"]  # a nested setting added later
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "run0.json").write_text(json.dumps(
@@ -102,3 +102,25 @@ def test_matched_labels_keep_the_real_share_of_anomalous_windows(monkeypatch):
     np.testing.assert_array_equal(framework_runner.synthetic_labels("train", None, key, y), y)
     with pytest.raises(InputError, match="synthetic_labels"):
         framework_runner.synthetic_labels("real", None, key, y)
+
+
+def test_runs_spread_over_calls_are_read_back_by_a_call_without_only_runs(monkeypatch,
+                                                                          tmp_path):
+    config = dataclasses.replace(frameworks_sines.get_config("smoke"), n_runs=3)
+    done = []
+
+    def fake_run(config, train, test, r, checkpoints, progress=True):
+        done.append(r)
+        return {"cells": [], "n_train": 1, "n_test": 1, "run": r}
+
+    monkeypatch.setattr(framework_runner, "run_once", fake_run)
+    for part in [(2,), (0, 1)]:
+        part_config = dataclasses.replace(config, only_runs=part)
+        runs = framework_runner.run_all(part_config, tmp_path, lambda r: (None, None))
+        assert [run["run"] for run in runs] == list(part)
+        assert framework_runner.write_tables(part_config, tmp_path, runs, "") == {"runs": runs}
+        assert not (tmp_path / "results.json").exists()  # a part writes no tables
+    runs = framework_runner.run_all(config, tmp_path, lambda r: (None, None))
+    assert [run["run"] for run in runs] == [0, 1, 2] and done == [2, 0, 1]  # none run twice
+    with pytest.raises(InputError, match="--config.only_runs"):
+        framework_runner.check_config(dataclasses.replace(config, only_runs=(3,)))

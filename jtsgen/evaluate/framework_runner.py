@@ -98,6 +98,9 @@ class FrameworksConfig(DetectorSettings):
     profile: str = "quick"
     seed: int = 0
     n_runs: int = 1
+    # run only these of 0 .. n_runs - 1 and save them, no tables (spreads one experiment's
+    # runs over processes or machines; a call without it reads them back, writes tables)
+    only_runs: tuple[int, ...] = ()
     detectors: tuple[str, ...] = ("robusttad", "sr_cnn", "ncad")
     # Table 9: scored only in TRTR and in T(R+S)TR with C-GATS (baselines.md)
     baseline_detectors: tuple[str, ...] = ()
@@ -156,6 +159,10 @@ def check_config(config: FrameworksConfig) -> None:
                          f"must be one of {DETECTOR_STEPS}, got {config.detector_steps!r}")
     if config.n_runs < 1:
         raise InputError("--config.n_runs", f"must be >= 1, got {config.n_runs}")
+    outside = [r for r in config.only_runs if not 0 <= r < config.n_runs]
+    if outside:
+        raise InputError("--config.only_runs",
+                         f"runs {outside} are not among 0 .. n_runs - 1 = {config.n_runs - 1}")
     if config.temperature < 0 and config.temperature != -1:
         raise InputError("--config.temperature",
                          f"must be >= 0, or -1 (calibrated), got {config.temperature}")
@@ -329,7 +336,8 @@ def with_added_settings(saved: dict, like: dict, added: dict = ADDED_SETTINGS) -
 def run_all(config: FrameworksConfig, workdir: Path,
             split: Callable[[int], tuple[Labelled, Labelled]], *,
             checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
-    """:func:`run_once` for runs ``0 .. n_runs - 1`` on ``split(run)``'s (train, test).
+    """:func:`run_once` for runs ``0 .. n_runs - 1`` (those in ``only_runs`` if any) on
+    ``split(run)``'s (train, test).
 
     Each finished run is saved as ``workdir/runs/run{r}.json`` with the settings it
     ran under (``n_runs`` aside) and read back by a rerun with the same settings, so
@@ -339,9 +347,9 @@ def run_all(config: FrameworksConfig, workdir: Path,
     """
     checkpoints = Path(checkpoints) if checkpoints else workdir / "checkpoints"
     settings = json.loads(json.dumps({k: v for k, v in to_dict(config).items()
-                                      if k != "n_runs"}))
+                                      if k not in ("n_runs", "only_runs")}))
     runs = []
-    for r in range(config.n_runs):
+    for r in config.only_runs or range(config.n_runs):
         path = workdir / "runs" / f"run{r}.json"
         saved = json.loads(path.read_text()) if path.exists() else {}
         if "settings" in saved:
@@ -472,7 +480,12 @@ def write_tables(config: FrameworksConfig, workdir: Path, runs: list[dict],
                  data_note: str, dataset: str = "data", extra: dict | None = None) -> dict:
     """Writes ``results.json`` (with ``extra``), ``frameworks.md``, ``augmentations.md``,
     ``baselines.md`` (when ``baseline_detectors``; its row named ``dataset``) and
-    ``cells.csv`` into ``workdir``; returns the results."""
+    ``cells.csv`` into ``workdir``; returns the results. With ``only_runs`` (a part of
+    the runs) it writes nothing and returns ``{"runs": runs}``."""
+    if config.only_runs:
+        print(f"runs {list(config.only_runs)} saved in {workdir / 'runs'}; the same command "
+              "without --config.only_runs reads them back and writes the tables", flush=True)
+        return {"runs": runs}
     rows = summarise(runs)
     results = {"rows": rows, "runs": runs, "n_runs": config.n_runs, "data": data_note,
                **(extra or {}),
