@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -89,9 +90,23 @@ def load_data(config: Config) -> tuple[np.ndarray, np.ndarray]:
     return x[: config.n_train].astype(np.float32), x[config.n_train:].astype(np.float32)
 
 
+class TrainKeys(NamedTuple):
+    """:func:`train_generators`' keys by purpose (one ``split(key, 8)``, in this order;
+    the DP run starts from the plain VAE's initial parameters, both samplers share one)."""
+
+    vae_init: jax.Array
+    vae_fit: jax.Array
+    dp_fit: jax.Array
+    ddpm_init: jax.Array
+    ddpm_fit: jax.Array
+    vae_sample: jax.Array
+    ddpm_sample: jax.Array
+    noise: jax.Array
+
+
 def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple[dict, dict]:
     """Samples ``{name: [n_holdout, T, 1]}`` of every generator and training facts."""
-    keys = jax.random.split(key, 8)
+    keys = TrainKeys(*jax.random.split(key, 8))
     n, data, c = config.n_holdout, jnp.asarray(train), train.shape[-1]
     config = dataclasses.replace(  # the networks take the data's channels and length
         config, vae=dataclasses.replace(config.vae, seq_len=config.seq_len, channels=c),
@@ -99,24 +114,24 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
     common = dict(sampler=sample_rows(config.batch_size), steps_per_call=config.steps_per_call,
                   progress=False)
     vae_loss = lstm_vae.make_loss_fn(config.vae)
-    vae = fit(create_state(lstm_vae.init_params(keys[0], config.vae),
-                           adam(config.vae.learning_rate)), data, keys[1], loss_fn=vae_loss,
+    vae = fit(create_state(lstm_vae.init_params(keys.vae_init, config.vae),
+                           adam(config.vae.learning_rate)), data, keys.vae_fit, loss_fn=vae_loss,
               num_steps=config.vae_steps, **common)
-    dp_run = fit_dp(create_state(lstm_vae.init_params(keys[0], config.vae),
-                                 adam(config.dp_learning_rate)), data, keys[2], loss_fn=vae_loss,
-                    num_steps=config.dp_steps, clip=config.dp_clip,
+    dp_run = fit_dp(create_state(lstm_vae.init_params(keys.vae_init, config.vae),
+                                 adam(config.dp_learning_rate)), data, keys.dp_fit,
+                    loss_fn=vae_loss, num_steps=config.dp_steps, clip=config.dp_clip,
                     noise_multiplier=config.dp_noise_multiplier, **common)
-    dm = fit(create_state(ddpm.init_params(keys[3], config.ddpm),
-                          adam(config.ddpm.learning_rate)), data, keys[4],
+    dm = fit(create_state(ddpm.init_params(keys.ddpm_init, config.ddpm),
+                          adam(config.ddpm.learning_rate)), data, keys.ddpm_fit,
              loss_fn=ddpm.make_loss_fn(config.ddpm), num_steps=config.ddpm_steps, **common)
     eps = epsilon(config.dp_noise_multiplier, config.batch_size / config.n_train,
                   config.dp_steps, config.dp_delta)
     samples = {
         "copy": train[np.random.default_rng(config.seed).permutation(len(train))[:n]],
-        "lstm_vae": lstm_vae.generate(vae.state.params, keys[5], n, config.vae),
-        "lstm_vae_dp": lstm_vae.generate(dp_run.state.params, keys[5], n, config.vae),
-        "ddpm": ddpm.sample(dm.state.params, keys[6], n, config.ddpm),
-        "noise": jax.random.normal(keys[7], (n, config.seq_len, c)),
+        "lstm_vae": lstm_vae.generate(vae.state.params, keys.vae_sample, n, config.vae),
+        "lstm_vae_dp": lstm_vae.generate(dp_run.state.params, keys.vae_sample, n, config.vae),
+        "ddpm": ddpm.sample(dm.state.params, keys.ddpm_sample, n, config.ddpm),
+        "noise": jax.random.normal(keys.noise, (n, config.seq_len, c)),
     }
     facts = {"epsilon": eps, "delta": config.dp_delta,
              "sample_rate": config.batch_size / config.n_train}

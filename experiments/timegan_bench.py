@@ -147,6 +147,17 @@ def _configs(config: Config) -> tuple[lstm_vae.LSTMVAEConfig, ddpm.DDPMConfig]:
     return dataclasses.replace(config.vae, **shape), dataclasses.replace(config.ddpm, **shape)
 
 
+class TrainKeys(NamedTuple):
+    """:func:`train_generators`' keys by purpose (one ``split(key, 6)``, in this order)."""
+
+    vae_init: jax.Array
+    vae_fit: jax.Array
+    vae_sample: jax.Array
+    ddpm_init: jax.Array
+    ddpm_fit: jax.Array
+    ddpm_sample: jax.Array
+
+
 def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple[dict, dict]:
     """Trains every generator of ``config.generators`` on ``train [N, T, C]``
     (standardised per channel) and draws ``N`` series from each, mapped back to the
@@ -154,21 +165,21 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
     vae_cfg, dm_cfg = _configs(config)
     mean, std = train.mean(axis=(0, 1)), train.std(axis=(0, 1)) + 1e-6
     data, n = jnp.asarray((train - mean) / std, jnp.float32), len(train)
-    keys = jax.random.split(key, 6)
+    keys = TrainKeys(*jax.random.split(key, 6))
     common = dict(sampler=sample_rows(config.batch_size), steps_per_call=config.steps_per_call,
                   progress=False)
     samples, facts = {}, {}
     if "lstm_vae" in config.generators:
-        run = fit(create_state(lstm_vae.init_params(keys[0], vae_cfg),
-                               adam(vae_cfg.learning_rate)), data, keys[1],
+        run = fit(create_state(lstm_vae.init_params(keys.vae_init, vae_cfg),
+                               adam(vae_cfg.learning_rate)), data, keys.vae_fit,
                   loss_fn=lstm_vae.make_loss_fn(vae_cfg), num_steps=config.vae_steps, **common)
-        samples["lstm_vae"] = lstm_vae.generate(run.state.params, keys[2], n, vae_cfg)
+        samples["lstm_vae"] = lstm_vae.generate(run.state.params, keys.vae_sample, n, vae_cfg)
         facts["lstm_vae"] = run.history["loss"]
     if "ddpm" in config.generators:
-        run = fit(create_state(ddpm.init_params(keys[3], dm_cfg), adam(dm_cfg.learning_rate)),
-                  data, keys[4], loss_fn=ddpm.make_loss_fn(dm_cfg), num_steps=config.ddpm_steps,
-                  **common)
-        samples["ddpm"] = ddpm.sample(run.state.params, keys[5], n, dm_cfg)
+        run = fit(create_state(ddpm.init_params(keys.ddpm_init, dm_cfg),
+                               adam(dm_cfg.learning_rate)), data, keys.ddpm_fit,
+                  loss_fn=ddpm.make_loss_fn(dm_cfg), num_steps=config.ddpm_steps, **common)
+        samples["ddpm"] = ddpm.sample(run.state.params, keys.ddpm_sample, n, dm_cfg)
         facts["ddpm"] = run.history["loss"]
     losses = {f"{k}_loss_{part}10": float(np.mean(v[:10] if part == "first" else v[-10:]))
               for k, v in facts.items() for part in ("first", "last")}
