@@ -124,3 +124,41 @@ def test_runs_spread_over_calls_are_read_back_by_a_call_without_only_runs(monkey
     assert [run["run"] for run in runs] == [0, 1, 2] and done == [2, 0, 1]  # none run twice
     with pytest.raises(InputError, match="--config.only_runs"):
         framework_runner.check_config(dataclasses.replace(config, only_runs=(3,)))
+
+
+def test_with_real_holdout_no_fit_and_no_source_sees_a_held_out_window(monkeypatch, tmp_path):
+    config = dataclasses.replace(frameworks_sines.get_config("smoke"), detectors=("case2",),
+                                 frameworks=("TRTR",), augmentations=("mixup",),
+                                 threshold_from="real_holdout", holdout_frac=0.25)
+    train, test = frameworks_sines.split(config, frameworks_sines.make_data(config), 0)
+    held, seen = [], []
+    original_split, original_fit = framework_runner.holdout_split, registry.fit_detector
+    original_augment = framework_runner.augment_batch
+
+    def split_spy(data, fraction, seed=0):
+        fit_part, holdout = original_split(data, fraction, seed)
+        held.append({row.tobytes() for row in np.asarray(holdout.x_btc)})
+        return fit_part, holdout
+
+    def rows(x):
+        return {row.tobytes() for row in np.asarray(x)}
+
+    def fit_spy(name, key, x, y, settings):
+        seen.append(rows(x))
+        return original_fit(name, key, x, y, settings)
+
+    def augment_spy(fn, key, x, y, **kwargs):
+        seen.append(rows(x))
+        return original_augment(fn, key, x, y, **kwargs)
+
+    monkeypatch.setattr(framework_runner, "holdout_split", split_spy)
+    monkeypatch.setattr(registry, "fit_detector", fit_spy)
+    monkeypatch.setattr(framework_runner, "augment_batch", augment_spy)
+    result = framework_runner.run_once(config, train, test, 0, tmp_path, progress=False)
+    n_held = round(0.25 * np.sum(train.y_bt.max(axis=1) > 0)) + round(
+        0.25 * np.sum(train.y_bt.max(axis=1) == 0))
+    assert result["n_holdout"] == len(held[0]) == n_held
+    assert result["n_train"] == len(train.x_btc) - n_held
+    assert len(seen) == 3 and all(not (s & held[0]) for s in seen)  # augment, two fits
+    with pytest.raises(InputError, match="--config.holdout_frac"):
+        framework_runner.check_config(dataclasses.replace(config, holdout_frac=1.0))

@@ -12,6 +12,7 @@ from jtsgen.evaluate.frameworks import (
     detection_scores,
     evaluate_framework,
     framework_data,
+    holdout_split,
 )
 
 
@@ -181,3 +182,45 @@ def test_t_rs_tr_with_the_real_threshold_scores_each_series_set_once():
     evaluate_framework("T(R+S)TR", counting_fit, jax.random.key(0), real_train, real_test,
                        _spikes(12, 0.3, 0.0), threshold_from="real_train")
     assert sorted(scored) == [len(real_test.x_btc), len(real_train.x_btc)]
+
+
+def test_threshold_from_real_holdout_rechooses_trtr_and_t_rs_tr_thresholds_on_the_holdout():
+    # fitted windows: spikes of 1 (their best threshold is 1); held-out and test windows:
+    # spikes of 0.6 next to bumps of 0.2, which only the held-out threshold (0.6) catches
+    real_fit, holdout, real_test = _spikes(6, 1.0, 0.5), _spikes(3, 0.6, 0.2), _spikes(3, 0.6, 0.2)
+    synthetic = _spikes(6, 2.0, 1.0)
+    key = jax.random.key(0)
+    for fw in ("TRTR", "T(R+S)TR"):
+        own = evaluate_framework(fw, _threshold_on_value, key, real_fit, real_test, synthetic)
+        held = evaluate_framework(fw, _threshold_on_value, key, real_fit, real_test, synthetic,
+                                  threshold_from="real_holdout", holdout=holdout)
+        assert own["f1"] == 0.0 and held["f1"] == 1.0
+        assert held["n_fit"] == own["n_fit"]  # the held-out windows are not fitted on
+    assert held["f1_threshold_fit_data"] == 0.0  # T(R+S)TR also reports its own threshold's
+    for fw in ("TSTR", "TRTS"):  # these keep their own thresholds
+        assert (evaluate_framework(fw, _threshold_on_value, key, real_fit, real_test, synthetic,
+                                   threshold_from="real_holdout", holdout=holdout)
+                == evaluate_framework(fw, _threshold_on_value, key, real_fit, real_test,
+                                      synthetic))
+    with pytest.raises(InputError, match="holdout"):
+        evaluate_framework("TRTR", _threshold_on_value, key, real_fit, real_test, None,
+                           threshold_from="real_holdout")
+
+
+def test_holdout_split_keeps_the_share_of_anomalous_windows_and_is_disjoint():
+    x = np.arange(50, dtype=np.float32)[:, None, None] + np.zeros((50, 4, 1), np.float32)
+    y = np.zeros((50, 4), np.float32)
+    y[:10, 1] = 1.0  # windows 0-9 hold an anomaly: 20 %
+    fit, held = holdout_split(Labelled(x, y), 0.2, seed=3)
+    fit_ids, held_ids = fit.x_btc[:, 0, 0].astype(int), held.x_btc[:, 0, 0].astype(int)
+    assert len(held_ids) == 10 and np.sum(held_ids < 10) == 2  # 20 % of each kind
+    assert sorted(np.concatenate([fit_ids, held_ids]).tolist()) == list(range(50))
+    assert np.array_equal(fit.y_bt, y[fit_ids]) and np.array_equal(held.y_bt, y[held_ids])
+    again, _ = holdout_split(Labelled(x, y), 0.2, seed=3)
+    other, _ = holdout_split(Labelled(x, y), 0.2, seed=4)
+    assert np.array_equal(again.x_btc, fit.x_btc) and not np.array_equal(other.x_btc, fit.x_btc)
+    for fraction in (0.0, 1.0):
+        with pytest.raises(InputError, match="holdout_frac"):
+            holdout_split(Labelled(x, y), fraction)
+    with pytest.raises(InputError, match="holdout_frac"):
+        holdout_split(Labelled(x[:1], y[:1]), 0.2)

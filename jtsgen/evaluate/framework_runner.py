@@ -55,7 +55,7 @@ from jtsgen.detect import registry
 from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
-from jtsgen.evaluate.frameworks import FRAMEWORKS, evaluate_framework
+from jtsgen.evaluate.frameworks import FRAMEWORKS, evaluate_framework, holdout_split
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
 from jtsgen.models.generators import GeneratorSettings
@@ -80,13 +80,16 @@ THRESHOLD_FROM = {
                   "T(R+S)TR on its real part only (the fitted detector's scores on the "
                   "real training series, the data TRTR's threshold comes from)",
     "fit_data": "each detector's own, chosen on all of the framework's training data "
-                "(in T(R+S)TR: real and synthetic)"}
+                "(in T(R+S)TR: real and synthetic)",
+    "real_holdout": "in TRTR and T(R+S)TR chosen on real training windows held out of "
+                    "every fit (holdout_frac of them, stratified; generators and detectors "
+                    "train on the rest); in TRTS and TSTR each detector's own"}
 ORACLE_NOTE = ("\"test-oracle F1\" columns choose the threshold on the test scores themselves "
                "(an upper bound for the detector's scores, not a result)")
 DETECTOR_STEPS = ("fixed", "epochs")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
-ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [],
+ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [], "holdout_frac": 0.2,
                   "model": {"marginal": "identity", "noise": "gaussian"}}
 GENERATE_CHUNK = 512
 
@@ -115,6 +118,9 @@ class FrameworksConfig(DetectorSettings):
     # series, like TRTR's, so a source changes the scores and not the operating point) or
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
     threshold_from: str = "real_train"
+    # with threshold_from="real_holdout": the share of real training windows held out
+    # (stratified by whether a window holds a labelled step) to choose thresholds on
+    holdout_frac: float = 0.2
     # how long a detector trains on each framework's data: "epochs" (steps times the
     # size of its training set over the real training set's: the same passes over every
     # window, so T(R+S)TR with a synthetic set as large as the real one trains twice as
@@ -153,7 +159,10 @@ def check_config(config: FrameworksConfig) -> None:
                          f"got {config.synthetic_labels!r}")
     if config.threshold_from not in THRESHOLD_FROM:
         raise InputError("--config.threshold_from",
-                         f"must be real_train or fit_data, got {config.threshold_from!r}")
+                         f"must be one of {', '.join(THRESHOLD_FROM)}, "
+                         f"got {config.threshold_from!r}")
+    if not 0.0 < config.holdout_frac < 1.0:
+        raise InputError("--config.holdout_frac", f"must be in (0, 1), got {config.holdout_frac}")
     if config.detector_steps not in DETECTOR_STEPS:
         raise InputError("--config.detector_steps",
                          f"must be one of {DETECTOR_STEPS}, got {config.detector_steps!r}")
@@ -286,6 +295,9 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
     fits and test scores in every framework and source).
     """
     run_key = jax.random.fold_in(jax.random.key(config.seed), run)
+    holdout = None
+    if config.threshold_from == "real_holdout":  # nothing below fits on the held-out part
+        train, holdout = holdout_split(train, config.holdout_frac, seed=config.seed + run)
     plan = detector_plan(config)
     sources = {src for _, pairs in plan for _, src in pairs if src is not None}
     synth = synthetic_sets(config, train, sources, source_keys(config.seed, run),
@@ -305,7 +317,8 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
                 start = time.perf_counter()
                 metrics = evaluate_framework(fw, fit, det_key, train, test, synth.get(src),
                                              seed=config.seed + run,
-                                             threshold_from=config.threshold_from)
+                                             threshold_from=config.threshold_from,
+                                             holdout=holdout)
                 out.append({"detector": det, "framework": fw, "source": src, **metrics,
                             "fit_seconds": time.perf_counter() - start})
                 if progress:
@@ -316,6 +329,7 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
 
         cells += stage(f"detector {det}", every_framework)
     return {"cells": cells, "n_train": int(len(train.x_btc)), "n_test": int(len(test.x_btc)),
+            **({"n_holdout": int(len(holdout.x_btc))} if holdout is not None else {}),
             "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
 
 
@@ -397,6 +411,10 @@ def _threshold_note(config: FrameworksConfig) -> str:
     if config.threshold_from == "real_train":
         return ("thresholds from each framework's training data, in T(R+S)TR from its real "
                 "part (the detector's scores on the real training series, as in TRTR)" + steps)
+    if config.threshold_from == "real_holdout":
+        return (f"thresholds in TRTR and T(R+S)TR from {config.holdout_frac:.0%} of the real "
+                "training windows held out of every fit (generators and detectors train on "
+                "the rest), in TRTS and TSTR from each framework's training data" + steps)
     return ("thresholds from each framework's training data (in T(R+S)TR: real + synthetic)"
             + steps)
 
@@ -408,7 +426,7 @@ def frameworks_markdown(rows: list[dict], config: FrameworksConfig) -> str:
     key = {fw: (fw, "" if fw == "TRTR" else "cgats") for fw in config.frameworks}
     head = ["Detector"] + [f"{fw} {m}" for fw in config.frameworks for m in ("P", "R", "F1")]
     head += [f"{fw} test-oracle F1" for fw in config.frameworks]
-    on_rs = config.threshold_from == "real_train" and "T(R+S)TR" in config.frameworks
+    on_rs = config.threshold_from != "fit_data" and "T(R+S)TR" in config.frameworks
     head += ["T(R+S)TR F1, threshold on R+S"] if on_rs else []
     body = []
     for det in config.detectors:
@@ -499,7 +517,8 @@ def write_tables(config: FrameworksConfig, workdir: Path, runs: list[dict],
                                      "(an upper bound, never the headline)",
                    "train_anomaly_share": "share of labelled steps in the framework's "
                                           "training set",
-                   "f1_threshold_fit_data": "T(R+S)TR with threshold_from=real_train: the "
+                   "f1_threshold_fit_data": "T(R+S)TR with threshold_from=real_train or "
+                                            "real_holdout: the "
                                             "F1 with the threshold chosen on real + "
                                             "synthetic instead"}}
     tables = {"frameworks.md": frameworks_markdown(rows, config),

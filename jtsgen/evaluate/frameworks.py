@@ -19,7 +19,9 @@ random split of the synthetic data), so its detector has seen the real test
 series. The test metrics are point-wise precision, recall and F1
 (:func:`jtsgen.metrics.point_prf`) of the detector's own threshold, which
 it chose on the framework's training data (or, in T(R+S)TR with
-``threshold_from="real_train"``, on its real part only); separately named extras
+``threshold_from="real_train"``, on its real part only; or, in TRTR and T(R+S)TR
+with ``threshold_from="real_holdout"``, on real training windows held out of the
+fit, :func:`holdout_split`); separately named extras
 (:func:`detection_scores`, :func:`evaluate_framework`): the point-adjusted F1, the
 test-oracle best F1 (the threshold chosen on the test scores themselves: an upper
 bound for the detector's scores, never the headline) and the share of labelled
@@ -44,7 +46,7 @@ from jtsgen.errors import InputError
 from jtsgen.metrics import best_f1_threshold, point_adjusted_prf, point_prf
 
 FRAMEWORKS = ("TRTR", "T(R+S)TR", "TRTS", "TSTR")
-THRESHOLD_FROM = ("fit_data", "real_train")
+THRESHOLD_FROM = ("fit_data", "real_train", "real_holdout")
 TRTS_TEST_FRACTION = 0.2
 
 # fit(key, x_btc, y_bt) -> a fitted detector with ``predict(x_btc) -> [B, T]`` labels (and, as
@@ -91,6 +93,34 @@ def framework_data(framework: str, real_train: Labelled, real_test: Labelled,
     return concat(real_train, real_test), Labelled(synthetic.x_btc[rows], synthetic.y_bt[rows])
 
 
+def holdout_split(data: Labelled, fraction: float, seed: int = 0) -> tuple[Labelled, Labelled]:
+    """``(fit_part, holdout)``: a random ``fraction`` of ``data``'s windows held out,
+    stratified so that both parts keep the share of windows holding a labelled step
+    (each part gets at least one window of each kind that has two or more).
+
+    Windows are drawn independently of their order, so where windows overlap (a stride
+    below the window length) held-out windows share steps with fitted ones.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise InputError("holdout_frac", f"must be in (0, 1), got {fraction}")
+    data = _checked("real_train", data)
+    anomalous = np.asarray(data.y_bt).max(axis=1) > 0
+    rng = np.random.default_rng(seed)
+    held = []
+    for kind in (True, False):
+        rows = np.flatnonzero(anomalous == kind)
+        if len(rows) < 2:
+            continue
+        n = min(len(rows) - 1, max(1, int(round(fraction * len(rows)))))
+        held.append(rng.permutation(rows)[:n])
+    mask = np.zeros(len(anomalous), bool)
+    mask[np.concatenate(held) if held else []] = True
+    if not mask.any() or mask.all():
+        raise InputError("holdout_frac", f"{len(anomalous)} windows are too few to hold some out")
+    return (Labelled(data.x_btc[~mask], data.y_bt[~mask]),
+            Labelled(data.x_btc[mask], data.y_bt[mask]))
+
+
 def detection_scores(fitted: Any, x_btc: np.ndarray, y_bt: np.ndarray,
                      scores_bt: np.ndarray | None = None) -> dict[str, float]:
     """Point-wise precision, recall, F1 of ``fitted.predict(x_btc)`` against ``y_bt``, and
@@ -113,7 +143,8 @@ def detection_scores(fitted: Any, x_btc: np.ndarray, y_bt: np.ndarray,
 
 def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: Labelled,
                        real_test: Labelled, synthetic: Labelled | None,
-                       seed: int = 0, threshold_from: str = "fit_data") -> dict[str, float]:
+                       seed: int = 0, threshold_from: str = "fit_data",
+                       holdout: Labelled | None = None) -> dict[str, float]:
     """Fits a detector with ``fit(key, x, y)`` on ``framework``'s training data and
     returns :func:`detection_scores` on its test data, with the two sets' sizes
     (``n_fit``, ``n_test``), the test anomaly rate ``r`` and ``f1_flag_all`` = 2r / (1 + r),
@@ -126,18 +157,27 @@ def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: L
     scores on ``real_train`` (the data TRTR's threshold comes from), so that a
     synthetic set changes the scores and not the operating point; that cell then also
     reports ``f1_threshold_fit_data``, its F1 with the threshold chosen on R+S.
+    ``"real_holdout"`` re-chooses it, in TRTR and T(R+S)TR, on ``holdout`` (real
+    training windows the detector was not fitted on; ``real_train`` is then the rest,
+    :func:`holdout_split`), so that neither threshold comes from windows the detector
+    has fitted.
     """
     if threshold_from not in THRESHOLD_FROM:
         raise InputError("threshold_from",
                          f"unknown {threshold_from!r}; choose from {THRESHOLD_FROM}")
+    if threshold_from == "real_holdout" and holdout is None:
+        raise InputError("holdout", "threshold_from='real_holdout' needs the held-out windows")
     fit_on, test_on = framework_data(framework, real_train, real_test, synthetic, seed)
     fitted = fit(key, fit_on.x_btc, fit_on.y_bt)
     extra, scores = {}, None
-    if threshold_from == "real_train" and framework == "T(R+S)TR":
-        scores = np.asarray(fitted.score(test_on.x_btc), np.float32)  # scored once, used twice
-        extra["f1_threshold_fit_data"] = float(point_prf(
-            test_on.y_bt, (scores >= fitted.threshold).astype(np.float32))[2])
-        threshold = best_threshold(fitted.score(real_train.x_btc), real_train.y_bt)
+    rechoose_on = {"real_train": real_train, "real_holdout": holdout}.get(threshold_from)
+    if rechoose_on is not None and (framework == "T(R+S)TR" or (
+            framework == "TRTR" and threshold_from == "real_holdout")):
+        if framework == "T(R+S)TR":
+            scores = np.asarray(fitted.score(test_on.x_btc), np.float32)  # scored once
+            extra["f1_threshold_fit_data"] = float(point_prf(
+                test_on.y_bt, (scores >= fitted.threshold).astype(np.float32))[2])
+        threshold = best_threshold(fitted.score(rechoose_on.x_btc), rechoose_on.y_bt)
         fitted = dataclasses.replace(fitted, threshold=threshold)
     rate = float(test_on.y_bt.mean())
     return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt, scores), **extra,
