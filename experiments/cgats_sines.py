@@ -37,13 +37,13 @@ import jax
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from experiments.plots import plot_label_control, plot_samples, plot_tsne
 from jtsgen.config import atomic_write_text, to_dict, write_json, write_outputs
 from jtsgen.data.sines import make_sines
 from jtsgen.data.splits import split_by_series
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
 from jtsgen.evaluate.faithfulness import label_faithfulness
+from jtsgen.evaluate.report_plots import plot_label_control, plot_samples, plot_tsne
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
 from jtsgen.models.cgats_labels import label_vector
