@@ -82,3 +82,43 @@ def test_seed003_deterministic_and_coupling():
     coupled = make_hourly_multichannel(300, seed=1, coupling=0.2)
     np.testing.assert_array_equal(coupled.x_tc[:, 0], a.x_tc[:, 0])
     assert not np.allclose(coupled.x_tc[:, 1], a.x_tc[:, 1])
+
+
+def test_trend_volatility_series_have_the_slope_sign_and_noise_level_of_their_attributes():
+    from jtsgen.data.generators import make_trend_volatility
+
+    data = make_trend_volatility(n_series=400, seq_len=64, seed=0, slope=0.02,
+                                 noise_std=(0.1, 0.4))
+    x = data.x_btc[:, :, 0].astype(np.float64)
+    assert data.x_btc.shape == (400, 64, 1) and data.x_btc.dtype == np.float32
+    for attr in (data.trend_b, data.vol_b):
+        assert attr.shape == (400,) and set(np.unique(attr)) == {0, 1}
+        assert 0.4 < attr.mean() < 0.6  # drawn uniformly
+    t = np.arange(64)
+    seasonal = 0.5 * np.sin(2 * np.pi * t / 7) + 0.3 * np.sin(2 * np.pi * t / 30)
+    tc = t - t.mean()
+    slope = (x - seasonal) @ tc / (tc @ tc)  # least squares, seasonal removed
+    np.testing.assert_allclose(slope, np.where(data.trend_b == 1, 0.02, -0.02), atol=0.008)
+    raw_slope = x @ tc / (tc @ tc)  # with the seasonal part: the sign still follows the trend
+    assert np.array_equal(raw_slope > 0, data.trend_b == 1)
+    resid = x - seasonal - np.where(data.trend_b == 1, 0.02, -0.02)[:, None] * t
+    resid = resid - resid.mean(axis=1, keepdims=True)  # removes the random offset
+    for vol, std in ((0, 0.1), (1, 0.4)):
+        assert abs(resid[data.vol_b == vol].std() / std - 1.0) < 0.03
+
+
+def test_trend_volatility_is_seeded_and_checks_its_arguments():
+    import pytest
+
+    from jtsgen.data.generators import make_trend_volatility
+    from jtsgen.errors import InputError
+
+    a = make_trend_volatility(20, 16, seed=5)
+    b = make_trend_volatility(20, 16, seed=np.random.default_rng(5))
+    np.testing.assert_array_equal(a.x_btc, b.x_btc)
+    np.testing.assert_array_equal(a.vol_b, b.vol_b)
+    assert not np.array_equal(a.x_btc, make_trend_volatility(20, 16, seed=6).x_btc)
+    with pytest.raises(InputError, match="noise_std"):
+        make_trend_volatility(20, 16, noise_std=(0.4, 0.1))
+    with pytest.raises(InputError, match="slope"):
+        make_trend_volatility(20, 16, slope=0.0)

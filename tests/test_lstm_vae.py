@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from jtsgen.errors import InputError
 from jtsgen.models import lstm_vae
 from jtsgen.nn.lstm import lstm_gates
 
@@ -159,3 +163,137 @@ def test_lstm_with_static_and_shared_inputs_equals_the_layer_on_the_concatenated
         want = jax.grad(concat, argnums=(0, 1, 2, 3))(*args)
         for a, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
             np.testing.assert_allclose(a, w, atol=1e-5)
+
+
+COND = lstm_vae.LSTMVAEConfig(seq_len=12, channels=1, hidden=8, latent=3, cond_dim=2)
+
+
+def naive_conditional_decoder(p, z_bd, c_bk, seq_len):
+    """Exercise 4 decoder written out: h_0 = relu(W [z, c]) and the condition
+    concatenated to every step's input (the fed-back output)."""
+    w_in = jnp.concatenate([p["w_ih"], p["w_cond"]], axis=0)
+    h = jax.nn.relu(jnp.concatenate([z_bd, c_bk], -1) @ p["fc"]["kernel"] + p["fc"]["bias"])
+    c = jnp.zeros_like(h)
+    x = jnp.zeros((z_bd.shape[0], p["w_ih"].shape[0]))
+    outs = []
+    for _ in range(seq_len):
+        h, c = lstm_gates(jnp.concatenate([x, c_bk], -1) @ w_in + h @ p["w_hh"] + p["b"], c)
+        x = h @ p["w_out"] + p["b_out"]
+        outs.append(x)
+    return jnp.stack(outs, axis=1)
+
+
+def _cond_inputs(b=5):
+    k = jax.random.split(jax.random.key(11), 3)
+    z = jax.random.normal(k[0], (b, COND.latent))
+    c = jnp.sign(jax.random.normal(k[1], (b, 2)))
+    x = jax.random.normal(k[2], (b, COND.seq_len, 1))
+    return z, c, x
+
+
+def test_conditional_decoder_and_encoder_read_the_condition_at_every_step():
+    params = lstm_vae.init_params(jax.random.key(0), COND)
+    z, c, x = _cond_inputs()
+    model = lstm_vae.LSTMVAE(COND)
+    fast = model.apply({"params": params}, z, None, c, method=lstm_vae.LSTMVAE.decode)
+    assert fast.shape == (5, 12, 1)
+    np.testing.assert_allclose(fast, naive_conditional_decoder(params["decoder"], z, c, 12),
+                               rtol=1e-5, atol=1e-5)
+    mu, _ = model.apply({"params": params}, x, None, c,
+                        method=lambda m, x, s, c: m.encoder(x, s, c))
+    joined = jnp.concatenate([jnp.broadcast_to(c[:, None], (5, 12, 2)), x], -1)
+    np.testing.assert_allclose(mu, naive_encoder(params["encoder"], joined), rtol=1e-5, atol=1e-5)
+
+
+def test_conditional_model_shapes_gradients_and_samples():
+    params = lstm_vae.init_params(jax.random.key(0), COND)
+    shapes = jax.tree.map(jnp.shape, params)
+    assert shapes["encoder"]["LSTM_0"]["w_ih"] == (2 + 1, 32)  # condition rows first
+    assert shapes["decoder"]["fc"]["kernel"] == (3 + 2, 8)
+    assert shapes["decoder"]["w_cond"] == (2, 32)
+    z, c, x = _cond_inputs(4)
+    m = lstm_vae.mask_from_lengths(jnp.array([12, 5, 9, 3]), 12)
+    loss_fn = lstm_vae.make_loss_fn(COND)
+    for batch in ((x, c), (x, m, c)):
+        (loss, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch,
+                                                                       jax.random.key(2))
+        assert np.isfinite(float(loss))
+        assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+        assert float(jnp.abs(grads["decoder"]["w_cond"]).sum()) > 0
+    c_bk = jnp.array([[1.0, -1.0]] * 7)
+    assert lstm_vae.generate_conditional(params, jax.random.key(3), c_bk, COND).shape == (7, 12, 1)
+    with pytest.raises(InputError, match="generate_conditional"):
+        lstm_vae.generate(params, jax.random.key(3), 7, COND)
+    with pytest.raises(InputError, match="c_bk"):
+        loss_fn(params, (x, c[:, :1]), jax.random.key(2))
+
+
+def test_cond_dim_zero_is_the_seed_model_and_a_zero_condition_reduces_to_it():
+    base = lstm_vae.LSTMVAEConfig(seq_len=12, hidden=8, latent=3)
+    assert base.cond_dim == 0 and not base.obs_noise
+    seed_params = lstm_vae.init_params(jax.random.key(0), base)
+    assert "w_cond" not in seed_params["decoder"]
+    assert jax.tree.map(jnp.shape, seed_params)["decoder"]["fc"]["kernel"] == (3, 8)
+    # the conditional model at c = 0 is the unconditional one without the condition's weights
+    params = lstm_vae.init_params(jax.random.key(0), COND)
+    dec = {k: v for k, v in params["decoder"].items() if k != "w_cond"}
+    dec["fc"] = {"kernel": dec["fc"]["kernel"][:3], "bias": dec["fc"]["bias"]}
+    lstm = dict(params["encoder"]["LSTM_0"], w_ih=params["encoder"]["LSTM_0"]["w_ih"][2:])
+    plain = {"decoder": dec, "encoder": dict(params["encoder"], LSTM_0=lstm)}
+    z, _, x = _cond_inputs()
+    zero = jnp.zeros((5, 2))
+    a = lstm_vae.LSTMVAE(COND).apply({"params": params}, x, jax.random.key(4), None, zero)
+    b = lstm_vae.LSTMVAE(base).apply({"params": plain}, x, jax.random.key(4))
+    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-6)
+
+
+def test_the_decoder_output_depends_on_the_condition_through_its_weights_only():
+    params = lstm_vae.init_params(jax.random.key(0), COND)
+    z = jnp.broadcast_to(jax.random.normal(jax.random.key(1), (1, 3)), (2, 3))
+    c = jnp.array([[1.0, 1.0], [-1.0, -1.0]])
+
+    def decode(p):
+        return lstm_vae.LSTMVAE(COND).apply({"params": p}, z, None, c,
+                                            method=lstm_vae.LSTMVAE.decode)
+
+    out = decode(params)
+    assert float(jnp.max(jnp.abs(out[0] - out[1]))) > 1e-2  # same z, other condition
+    dec = dict(params["decoder"], w_cond=jnp.zeros_like(params["decoder"]["w_cond"]))
+    dec["fc"] = dict(dec["fc"], kernel=dec["fc"]["kernel"].at[3:].set(0.0))
+    blind = decode(dict(params, decoder=dec))
+    np.testing.assert_allclose(blind[0], blind[1], rtol=1e-6, atol=1e-7)
+
+
+def test_observation_noise_head_leaves_the_seed_gradients_and_draws_its_std():
+    noisy = dataclasses.replace(COND, obs_noise=True)
+    params = lstm_vae.init_params(jax.random.key(0), noisy)
+    head = params["decoder"]["fc_noise"]
+    assert head["kernel"].shape == (8 + 2, 1)  # [h_t, c] -> log sigma per channel
+    plain = dict(params, decoder={k: v for k, v in params["decoder"].items() if k != "fc_noise"})
+    _, c, x = _cond_inputs()
+    g_noisy = jax.grad(lambda p: lstm_vae.make_loss_fn(noisy)(p, (x, c), jax.random.key(2))[0])(
+        params)
+    g_plain = jax.grad(lambda p: lstm_vae.make_loss_fn(COND)(p, (x, c), jax.random.key(2))[0])(
+        plain)
+    assert float(jnp.abs(g_noisy["decoder"]["fc_noise"]["kernel"]).sum()) > 0
+    g_noisy["decoder"].pop("fc_noise")
+    for a, b in zip(jax.tree.leaves(g_noisy), jax.tree.leaves(g_plain), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)  # stop-gradient: unchanged
+    # samples are the decoded mean plus sigma * N(0, 1): here sigma = 0.5 everywhere
+    fixed = {"kernel": jnp.zeros_like(head["kernel"]), "bias": jnp.log(jnp.array([0.5]))}
+    p = dict(params, decoder=dict(params["decoder"], fc_noise=fixed))
+    c_bk = jnp.tile(jnp.array([[1.0, -1.0]]), (4000, 1))
+    key = jax.random.key(9)
+    x = lstm_vae.generate_conditional(p, key, c_bk, noisy)
+    z = jax.random.normal(key, (4000, 3))  # the latent generate_conditional draws
+    mean, _ = lstm_vae.LSTMVAE(noisy).apply({"params": p}, z, None, c_bk,
+                                           method=lstm_vae.LSTMVAE.decode)
+    resid = np.asarray(x - mean)
+    assert abs(resid.std() - 0.5) < 0.01 and abs(resid.mean()) < 0.01
+    # the noise term is minimised where sigma^2 is the mean squared residual
+    r = jax.random.normal(jax.random.key(3), (2, 50, 1)) * 0.3
+    best = 0.5 * jnp.log(jnp.mean(r**2))
+    slope = jax.grad(lambda s: lstm_vae.noise_nll(jnp.zeros_like(r), jnp.full_like(r, s), r))
+    assert abs(float(slope(best))) < 1e-5
+    assert float(slope(best - 0.1)) < 0 < float(slope(best + 0.1))

@@ -4,6 +4,10 @@
   linear trend with a random offset, period-7 and period-30 sines, Gaussian noise
   and 0–2 random spikes per series. ``x_btc`` float32 ``[n, T, 1]``, spike labels
   ``y_bt`` float32 ``[n, T]``.
+* :func:`make_trend_volatility` — seed 000, Exercise 4 (conditional generation): a
+  linear trend of slope ``±slope`` (down / up), seed 000's seasonal sines and Gaussian
+  noise of a low or a high std, the two attributes drawn per series and returned with
+  it. ``x_btc`` float32 ``[n, T, 1]``, ``trend_b`` / ``vol_b`` int ``[n]`` in {0, 1}.
 * :func:`make_periodic_multifeature` — seed 001: 10 features, 10,000 steps,
   periodic patterns, 5% of time steps perturbed in magnitude, labels per step.
   ``x_tc`` float32 ``[T, F]``, ``y_t`` float32 ``[T]``. Windows of 50 with
@@ -65,6 +69,47 @@ def make_trend_seasonal_spikes(
     y_bt = np.zeros((n_series, seq_len), dtype=np.float32)
     y_bt[rows[used], idx[used]] = 1.0
     return SpikesData(x_bt.astype(np.float32)[:, :, None], y_bt, n_spikes)
+
+
+class TrendVolatilityData(NamedTuple):
+    """Exercise 4 data: ``x_btc`` float32 ``[n, T, 1]``; ``trend_b`` and ``vol_b`` int
+    ``[n]`` in {0, 1} (trend 0 = down, 1 = up; volatility 0 = low, 1 = high)."""
+
+    x_btc: np.ndarray
+    trend_b: np.ndarray
+    vol_b: np.ndarray
+
+
+def make_trend_volatility(
+    n_series: int = 100,
+    seq_len: int = 64,
+    seed: int | np.random.Generator = 0,
+    *,
+    slope: float = 0.02,
+    noise_std: tuple[float, float] = (0.1, 0.4),
+    offset_std: float = 0.5,
+) -> TrendVolatilityData:
+    """Series with known window-level attributes (seed 000, Exercise 4):
+    ``offset + (2 trend - 1) slope t + 0.5 sin(2πt/7) + 0.3 sin(2πt/30) + noise_std[vol] ε``
+    for ``t = 0..seq_len-1``, ``offset ~ N(0, offset_std²)``, ε ~ N(0, 1) i.i.d., and
+    ``trend``, ``vol`` drawn independently and uniformly from {0, 1} per series. The
+    seasonal part is seed 000's; there are no spikes.
+    """
+    n_series = require_positive_int(n_series, "n_series")
+    seq_len = require_positive_int(seq_len, "seq_len")
+    if not slope > 0:
+        raise InputError("slope", f"must be > 0, got {slope}")
+    if len(noise_std) != 2 or not 0 < noise_std[0] < noise_std[1]:
+        raise InputError("noise_std", f"must be (low, high) with 0 < low < high, got {noise_std}")
+    rng = np.random.default_rng(seed)
+    t = np.arange(seq_len, dtype=np.float64)
+    trend_b = rng.integers(0, 2, size=n_series)
+    vol_b = rng.integers(0, 2, size=n_series)
+    offset = rng.standard_normal(n_series) * offset_std
+    seasonal = 0.5 * np.sin(2 * np.pi * t / 7) + 0.3 * np.sin(2 * np.pi * t / 30)
+    x_bt = offset[:, None] + ((2 * trend_b - 1) * slope)[:, None] * t + seasonal
+    x_bt = x_bt + rng.standard_normal((n_series, seq_len)) * np.asarray(noise_std)[vol_b][:, None]
+    return TrendVolatilityData(x_bt.astype(np.float32)[:, :, None], trend_b, vol_b)
 
 
 class PeriodicData(NamedTuple):
