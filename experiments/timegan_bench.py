@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from jtsgen.config import check_choices, to_dict, write_json, write_outputs
+from jtsgen.config import check_choices, saved_result, to_dict, write_json, write_outputs
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
 from jtsgen.models import ddpm, lstm_vae
@@ -49,6 +49,9 @@ GENERATORS = {"lstm_vae": "LSTM-VAE (ours)", "ddpm": "DDPM, temporal denoiser (o
 REFERENCE = ("real", "real Sines, fresh draw (floor)")
 METRICS = ("discriminative_score", "predictive_score", "context_fid", "correlation_distance")
 TABLE_METRICS = METRICS[:3]
+# settings added after runs were saved, with the value those runs ran under
+ADDED_SETTINGS = {"vae": {"length_conditioned": False, "length_scale": 100.0, "cond_dim": 0,
+                          "obs_noise": False}}
 
 # Published Sines figures (mean ± std), length 24, 5 features. Diffusion-TS, Yuan &
 # Qiao, ICLR 2024, Table 1 (its TimeGAN row repeats TimeGAN's Table 2 for the
@@ -211,16 +214,17 @@ def run_once(config: Config, run: int) -> dict:
 def run_all(config: Config, workdir: Path) -> list[dict]:
     """:func:`run_once` for runs ``0 .. n_runs - 1``, each saved as
     ``workdir/runs/run{r}.json`` with its settings (all but ``n_runs`` and ``profile``)
-    and read back by a rerun with the same settings."""
+    and read back by a rerun with the same settings (a run saved before a setting of
+    :data:`ADDED_SETTINGS` existed matches at that setting's old value)."""
     settings = json.loads(json.dumps({k: v for k, v in to_dict(config).items()
                                       if k not in ("n_runs", "profile")}))
     runs = []
     for r in range(config.n_runs):
         path = workdir / "runs" / f"run{r}.json"
-        saved = json.loads(path.read_text()) if path.exists() else {}
-        if saved.get("settings") == settings:
+        saved = saved_result(path, settings, ADDED_SETTINGS)
+        if saved is not None:
             print(f"run {r}: read back from {path}", flush=True)
-            runs.append(saved["result"])
+            runs.append(saved)
             continue
         result = run_once(config, r)
         write_json(path, {"settings": settings, "result": result})

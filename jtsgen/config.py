@@ -201,3 +201,32 @@ def write_outputs(workdir: Path, json_files: dict[str, Any], text_files: dict[st
         atomic_write_text(workdir / name, text)
     print(show)
     print(f"results in {workdir}")
+
+
+def with_added_settings(saved: dict, like: dict, added: dict) -> dict:
+    """``saved`` settings with the ``added`` ones they lack filled in, at any depth, for
+    the keys that the current settings ``like`` have. ``added`` maps a setting added
+    after runs were saved to the value those runs ran under (nested: per section)."""
+    out = dict(saved)
+    for key, value in added.items():
+        if key not in like:
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = with_added_settings(out[key], like[key], value)
+        elif key not in out:
+            out[key] = value
+    return out
+
+
+def saved_result(path: Path, settings: dict, added: dict | None = None) -> Any | None:
+    """The ``result`` of a run saved at ``path`` as ``{"settings", "result"}`` (by
+    :func:`write_json`) when its settings, ``added`` ones filled in
+    (:func:`with_added_settings`), equal ``settings``; else ``None`` (no file, or a run
+    of other settings, which the caller runs again)."""
+    path = Path(path)
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if "settings" not in saved:
+        return None
+    if with_added_settings(saved["settings"], settings, added or {}) != settings:
+        return None
+    return saved["result"]

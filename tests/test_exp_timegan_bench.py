@@ -64,6 +64,17 @@ def test_smoke_run_writes_its_files_and_a_rerun_reads_the_runs_back(tmp_path, mo
     again = main("timegan_bench", tb.get_config, tb.run, argv=argv)
     assert again["summary"] == summary
     assert json.loads((tmp_path / "results.json").read_text())["summary"] == summary
+    # a run saved before the LSTM-VAE gained its later settings is read back too
+    path = tmp_path / "runs" / "run0.json"
+    saved = json.loads(path.read_text())
+    for key in tb.ADDED_SETTINGS["vae"]:
+        del saved["settings"]["vae"][key]
+    path.write_text(json.dumps(saved))
+    assert main("timegan_bench", tb.get_config, tb.run, argv=argv)["summary"] == summary
+    saved["settings"]["vae"]["latent"] += 1  # but not a run of other settings
+    path.write_text(json.dumps(saved))
+    with pytest.raises(AssertionError, match="trained again"):
+        main("timegan_bench", tb.get_config, tb.run, argv=argv)
 
 
 @pytest.mark.parametrize("flag", ["--config.n_runs=0", "--config.generators=timegan",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import frameworks_sines
-from jtsgen.config import to_dict
+from jtsgen.config import to_dict, with_added_settings
 from jtsgen.detect import registry
 from jtsgen.errors import InputError
 from jtsgen.evaluate import framework_runner
@@ -70,7 +70,8 @@ def test_a_run_saved_before_a_setting_existed_is_read_back_at_its_old_value(monk
         framework_runner.run_all(dataclasses.replace(config, detector_steps="epochs"),
                                  tmp_path, lambda r: (None, None), progress=False)
     # an added setting that this experiment does not have is not filled in
-    assert "extra_train" not in framework_runner.with_added_settings(settings, settings)
+    assert "extra_train" not in with_added_settings(settings, settings,
+                                                    framework_runner.ADDED_SETTINGS)
     quantile = dataclasses.replace(config, model=dataclasses.replace(config.model,
                                                                      marginal="quantile"))
     with pytest.raises(AssertionError, match="run again"):

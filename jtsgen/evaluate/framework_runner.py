@@ -49,7 +49,7 @@ import jax
 import numpy as np
 
 from jtsgen.augment import augment_batch, get_augmenter
-from jtsgen.config import check_choices, to_dict, write_json, write_outputs
+from jtsgen.config import check_choices, saved_result, to_dict, write_json, write_outputs
 from jtsgen.data.labelled import Labelled
 from jtsgen.detect import registry
 from jtsgen.detect.registry import DetectorSettings
@@ -333,20 +333,6 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
             "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
 
 
-def with_added_settings(saved: dict, like: dict, added: dict = ADDED_SETTINGS) -> dict:
-    """``saved`` settings with the :data:`ADDED_SETTINGS` they lack filled in, at any
-    depth, for the keys that the current settings ``like`` have."""
-    out = dict(saved)
-    for key, value in added.items():
-        if key not in like:
-            continue
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = with_added_settings(out[key], like[key], value)
-        elif key not in out:
-            out[key] = value
-    return out
-
-
 def run_all(config: FrameworksConfig, workdir: Path,
             split: Callable[[int], tuple[Labelled, Labelled]], *,
             checkpoints: Path | None = None, progress: bool = True) -> list[dict]:
@@ -365,12 +351,10 @@ def run_all(config: FrameworksConfig, workdir: Path,
     runs = []
     for r in config.only_runs or range(config.n_runs):
         path = workdir / "runs" / f"run{r}.json"
-        saved = json.loads(path.read_text()) if path.exists() else {}
-        if "settings" in saved:
-            saved["settings"] = with_added_settings(saved["settings"], settings)
-        if saved.get("settings") == settings:
+        saved = saved_result(path, settings, ADDED_SETTINGS)
+        if saved is not None:
             print(f"run {r}: read back from {path}", flush=True)
-            runs.append(saved["result"])
+            runs.append(saved)
             continue
         result = run_once(config, *split(r), r, checkpoints / f"run{r}", progress=progress)
         write_json(path, {"settings": settings, "result": result})
