@@ -65,13 +65,13 @@ COLUMNS = ["mode", "replicas", "padded_to", "steps_per_call", "s_per_round", "st
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    replicas: tuple[int, ...]
-    batch: int
+    replicas: tuple[int, ...]  # the ensemble sizes K timed
+    batch: int  # rows per replica and step
     seq_len: int
-    hidden: int
+    hidden: int  # the LSTM-VAE's width and latent size
     latent: int
-    steps_per_call: int
-    n_series: int
+    steps_per_call: int  # steps fused into one call (vmapped and sequential alike)
+    n_series: int  # Synthetic Sines windows every replica draws from
     interleave: dict  # keyword arguments of harness.time_interleaved
 
 

@@ -47,13 +47,13 @@ SEARCH_STEPS = 1000  # the quick profile's steps per candidate
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    candidates: tuple[int, ...]
-    hidden: int
-    input_len: int
+    candidates: tuple[int, ...]  # the population sizes K timed
+    hidden: int  # the seq2seq LSTM's width
+    input_len: int  # steps in, steps forecast
     horizon: int
-    batch: int
-    steps_per_call: int
-    interleave: dict
+    batch: int  # rows per candidate and step
+    steps_per_call: int  # steps fused into one call (population and one by one alike)
+    interleave: dict  # keyword arguments of harness.time_interleaved
 
 
 PROFILES = {

@@ -35,12 +35,12 @@ from jtsgen.train import (
 class Config:
     profile: str = "quick"
     seed: int = 0
-    n_series: int = 100
+    n_series: int = 100  # seed 000's trend + seasonal + spike series to train on
     batch_size: int = 16
     num_steps: int = 1000
-    steps_per_call: int = 50
-    checkpoint_every: int = 500
-    n_generate: int = 100
+    steps_per_call: int = 50  # optimiser steps fused into one compiled call
+    checkpoint_every: int = 500  # steps between orbax checkpoints (a rerun resumes)
+    n_generate: int = 100  # samples drawn for the fidelity numbers and the plot
     # train data parallel over this many local devices, each taking
     # batch_size / devices rows; on the command line a CPU is split into one
     # device per core
