@@ -71,7 +71,7 @@ PUBLISHED = {
 class Config:
     profile: str = "quick"
     seed: int = 0
-    n_runs: int = 3
+    n_runs: int = 5
     n_series: int = 1000  # training series per run (TimeGAN: 10,000)
     seq_len: int = 24
     features: int = 5
@@ -90,7 +90,7 @@ class Config:
 
 
 def get_config(profile: str = "quick") -> Config:
-    """smoke: seconds (tests); quick: 3 runs of 1,000 series, about 8 minutes on 2 CPU
+    """smoke: seconds (tests); quick: 5 runs of 1,000 series, about 13 minutes on 2 CPU
     cores; paper: 5 runs of 10,000 series (TimeGAN's size) with longer training."""
     if profile == "smoke":
         return Config(profile=profile, n_runs=2, n_series=40, batch_size=8, vae_steps=10,
