@@ -29,6 +29,7 @@ from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
 from jtsgen.evaluate.privacy import privacy_report
 from jtsgen.evaluate.report_plots import save_report
+from jtsgen.evaluate.trained_scores import trained_scores
 from jtsgen.models import ddpm, lstm_vae
 from jtsgen.train import adam, create_state, epsilon, fit, fit_dp, sample_rows
 
@@ -145,7 +146,7 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
 
 def evaluate(config: Config, train, holdout, samples: dict, key: jax.Array) -> dict:
     """``{name: {metric: value}}``: fidelity against the hold-out, privacy train vs hold-out."""
-    trained = F.trained_scores(holdout, samples, key, steps=config.eval_steps,
+    trained = trained_scores(holdout, samples, key, steps=config.eval_steps,
                                encoder_steps=config.encoder_steps)
     rows = {}
     for name, synth in samples.items():

@@ -42,6 +42,7 @@ from experiments.common import main, prepare_workdir
 from jtsgen.config import check_choices, saved_result, to_dict, write_json, write_outputs
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
+from jtsgen.evaluate.trained_scores import trained_scores
 from jtsgen.models import ddpm, lstm_vae
 from jtsgen.train import adam, create_state, fit, sample_rows
 
@@ -194,7 +195,7 @@ def score(config: Config, real: np.ndarray, sets: dict[str, np.ndarray],
           key: jax.Array) -> dict[str, dict[str, float]]:
     """``{name: {metric: value}}`` for every ``sets[name] [M, T, C]`` against
     ``real [N, T, C]``; one context-FID encoder, trained on ``real``, embeds all."""
-    trained = F.trained_scores(real, sets, key, steps=config.eval_steps,
+    trained = trained_scores(real, sets, key, steps=config.eval_steps,
                                encoder_steps=config.encoder_steps)
     return {name: {**trained[name],
                    "correlation_distance": (F.correlation_distance(real, synth)

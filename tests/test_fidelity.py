@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from jtsgen.evaluate import fidelity as F
+from jtsgen.evaluate import trained_scores as T
 
 SHIFTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 
@@ -119,9 +120,9 @@ def test_predictive_score_is_lower_when_synthetic_matches_real(reports):
 
 
 def test_context_fid_is_zero_for_identical_sets_and_grows_with_the_shift(data):
-    embed = F.fit_context_encoder(data["real"], jax.random.key(1), steps=100)
-    assert F.context_fid(data["real"], data["real"], embed=embed) == pytest.approx(0.0, abs=1e-6)
-    fids = [F.context_fid(data["real"], data["same"] + s, embed=embed) for s in SHIFTS]
+    embed = T.fit_context_encoder(data["real"], jax.random.key(1), steps=100)
+    assert T.context_fid(data["real"], data["real"], embed=embed) == pytest.approx(0.0, abs=1e-6)
+    fids = [T.context_fid(data["real"], data["same"] + s, embed=embed) for s in SHIFTS]
     assert _increasing(fids)
     assert fids[0] < 0.1 * fids[-1]
 
