@@ -31,7 +31,16 @@ from jtsgen.evaluate.privacy import privacy_report
 from jtsgen.evaluate.report_plots import save_report
 from jtsgen.evaluate.trained_scores import trained_scores
 from jtsgen.models import ddpm, lstm_vae
-from jtsgen.train import adam, create_state, epsilon, fit, fit_dp, sample_rows
+from jtsgen.train import (
+    adam,
+    create_state,
+    epsilon,
+    fit,
+    fit_dp,
+    poisson_capacity,
+    poisson_rows,
+    sample_rows,
+)
 
 FIDELITY = ("acf_distance", "trend_distance", "std_ratio", "spectral_distance", "mmd2",
             "discriminative_score", "predictive_score", "context_fid")
@@ -57,6 +66,9 @@ class Config:
     dp_delta: float = 1e-4  # below 1 / n_train
     # clipped updates stay stable at a larger step than plain Adam (1e-3, the seed's)
     dp_learning_rate: float = 3e-3
+    # "fixed": batches of batch_size rows drawn with replacement (ε then approximates);
+    # "poisson": each row joins with rate batch_size / n_train (the sampler ε assumes)
+    dp_sampler: str = "fixed"
     eval_steps: int = 1000  # discriminative / predictive networks (300 missed a collapse)
     encoder_steps: int = 200  # context-FID encoder
     steps_per_call: int = 100
@@ -105,6 +117,16 @@ class TrainKeys(NamedTuple):
     noise: jax.Array
 
 
+def dp_sampler(config: Config, n: int):
+    """The DP-SGD run's sampler (``config.dp_sampler``) over ``n`` training series."""
+    if config.dp_sampler == "fixed":
+        return sample_rows(config.batch_size)
+    if config.dp_sampler == "poisson":
+        rate = config.batch_size / n
+        return poisson_rows(rate, poisson_capacity(n, rate))
+    raise InputError("--config.dp_sampler", f"must be fixed or poisson, got {config.dp_sampler!r}")
+
+
 def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple[dict, dict]:
     """Samples ``{name: [n_holdout, T, 1]}`` of every generator and training facts."""
     keys = TrainKeys(*jax.random.split(key, 8))
@@ -121,7 +143,8 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
     dp_run = fit_dp(create_state(lstm_vae.init_params(keys.vae_init, config.vae),
                                  adam(config.dp_learning_rate)), data, keys.dp_fit,
                     loss_fn=vae_loss, num_steps=config.dp_steps, clip=config.dp_clip,
-                    noise_multiplier=config.dp_noise_multiplier, **common)
+                    noise_multiplier=config.dp_noise_multiplier,
+                    **(common | {"sampler": dp_sampler(config, len(train))}))
     dm = fit(create_state(ddpm.init_params(keys.ddpm_init, config.ddpm),
                           adam(config.ddpm.learning_rate)), data, keys.ddpm_fit,
              loss_fn=ddpm.make_loss_fn(config.ddpm), num_steps=config.ddpm_steps, **common)
@@ -134,13 +157,16 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
         "ddpm": ddpm.sample(dm.state.params, keys.ddpm_sample, n, config.ddpm),
         "noise": jax.random.normal(keys.noise, (n, config.seq_len, c)),
     }
-    facts = {"epsilon": eps, "delta": config.dp_delta,
+    facts = {"epsilon": eps, "delta": config.dp_delta, "dp_sampler": config.dp_sampler,
              "sample_rate": config.batch_size / config.n_train}
     for name, run in (("lstm_vae", vae), ("lstm_vae_dp", dp_run), ("ddpm", dm)):
         losses = run.history["loss"]
         facts[f"{name}_loss_first10"] = float(np.mean(losses[:10]))
         facts[f"{name}_loss_last10"] = float(np.mean(losses[-10:]))
     facts["lstm_vae_dp_clipped_share"] = float(np.mean(dp_run.history["clipped_share"]))
+    if "overflow" in dp_run.history:  # Poisson batches: their mean size and any overflow
+        facts["lstm_vae_dp_mean_batch"] = float(np.mean(dp_run.history["batch_size"]))
+        facts["lstm_vae_dp_overflow"] = int(np.sum(dp_run.history["overflow"]))
     return {k: np.asarray(v, np.float32) for k, v in samples.items()}, facts
 
 
@@ -166,13 +192,17 @@ def markdown(rows: dict, facts: dict) -> str:
     head = "| generator | " + " | ".join(cols) + " |\n|---" + "|---:" * len(cols) + "|\n"
     body = "".join(f"| {name} | " + " | ".join(f"{row[c]:.4f}" for c in cols) + " |\n"
                    for name, row in rows.items())
+    sampled = ("Poisson-sampled batches, as the accountant assumes"
+               if facts.get("dp_sampler") == "poisson" else
+               "Poisson sampling assumed; batches drawn fixed-size with replacement")
     note = (f"\nlstm_vae_dp: DP-SGD with ε = {facts['epsilon']:.2f} at δ = {facts['delta']:g} "
-            f"(RDP accountant, Poisson sampling assumed, q = {facts['sample_rate']:.4f}).\n")
+            f"(RDP accountant, q = {facts['sample_rate']:.4f}; {sampled}).\n")
     return head + body + note
 
 
 def run(config: Config, workdir: str | Path) -> dict:
     """Trains the generators, evaluates every metric, writes the table and plots."""
+    dp_sampler(config, config.n_train)  # a bad sampler name stops before the workdir exists
     workdir = prepare_workdir(config, workdir)
     train, holdout = load_data(config)
     gen_key, eval_key = jax.random.split(jax.random.key(config.seed))

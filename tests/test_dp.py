@@ -142,3 +142,61 @@ def test_an_interrupted_dp_run_resumes_to_the_uninterrupted_state(problem, tmp_p
     for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
                     strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)  # the noise replays from the step key
+
+
+def test_poisson_rows_join_independently_at_the_rate_and_fill_the_first_places():
+    n, q = 200, 0.1
+    data = (jnp.arange(n, dtype=jnp.float32)[:, None], jnp.arange(n))
+    capacity = dp.poisson_capacity(n, q)
+    assert capacity == 20 + int(np.ceil(6 * np.sqrt(20 * 0.9)))  # 46
+    sample = jax.jit(dp.poisson_rows(q, capacity))
+    counts, joined_rows = [], np.zeros(n)
+    for i in range(400):
+        batch = sample(jax.random.key(i), data)
+        k = int(batch.mask_b.sum())
+        counts.append(k)
+        assert batch.mask_b.shape == (capacity,) and float(batch.denominator) == q * n
+        mask = np.asarray(batch.mask_b)
+        assert np.all(mask[:k] == 1) and np.all(mask[k:] == 0)  # joined rows come first
+        ids = np.asarray(batch.rows[1][:k])
+        assert len(set(ids.tolist())) == k  # each joined row at most once (no replacement)
+        np.testing.assert_array_equal(np.asarray(batch.rows[0][:k, 0]), ids.astype(np.float32))
+        joined_rows[ids] += 1
+        assert int(batch.overflow) == 0
+    assert np.mean(counts) == pytest.approx(q * n, rel=0.05)  # binomial(200, 0.1)
+    assert np.var(counts) == pytest.approx(q * (1 - q) * n, rel=0.25)
+    assert joined_rows.min() > 0 and joined_rows.mean() == pytest.approx(40, rel=0.05)
+    small = dp.poisson_rows(q, 5)(jax.random.key(0), data)  # ~20 join, 5 places
+    assert int(small.mask_b.sum()) == 5 and int(small.overflow) > 0
+
+
+def test_a_poisson_step_sums_the_joined_clipped_gradients_over_the_fixed_denominator(problem):
+    params, (x, y) = problem
+    clip, n, q = 1.0, 8, 0.5
+    batch = dp.PoissonBatch((x, y), jnp.asarray([1, 0, 1, 1, 0, 0, 1, 0], jnp.float32),
+                            jnp.float32(q * n), jnp.int32(0))
+    grads, norms, _ = _by_hand(params, (x, y), clip)
+    clipped = grads * np.minimum(1.0, clip / norms)[:, None]
+    expected = (clipped * np.asarray(batch.mask_b)[:, None]).sum(0) / (q * n)
+    step = dp.make_dp_step_fn(_linear_loss, clip=clip, noise_multiplier=0.0)
+    state, metrics = step(create_state(params, optax.sgd(1.0)), batch, jax.random.key(0))
+    update = np.concatenate([np.ravel(params["w"] - state.params["w"]),
+                             np.ravel(params["b"] - state.params["b"])])
+    np.testing.assert_allclose(update, expected, rtol=1e-5, atol=1e-6)
+    joined = np.asarray(batch.mask_b) > 0
+    assert float(metrics["batch_size"]) == 4
+    assert float(metrics["grad_norm_mean"]) == pytest.approx(norms[joined].mean(), rel=1e-5)
+    assert float(metrics["clipped_share"]) == pytest.approx(np.mean(norms[joined] > clip))
+
+
+def test_dp_training_with_poisson_sampling_lowers_the_loss(problem):
+    params, data = problem
+    state = create_state(params, optax.sgd(0.05))
+    n, q = 8, 0.5
+    result = dp.fit_dp(state, data, jax.random.key(2), loss_fn=_linear_loss,
+                       sampler=dp.poisson_rows(q, dp.poisson_capacity(n, q)), num_steps=200,
+                       steps_per_call=50, clip=5.0, noise_multiplier=0.1, progress=False)
+    h = result.history
+    assert np.mean(h["loss"][-20:]) < 0.8 * np.mean(h["loss"][:20])
+    assert np.mean(h["batch_size"]) == pytest.approx(q * n, rel=0.15)
+    assert int(np.sum(h["overflow"])) == 0

@@ -4,9 +4,11 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 
 from experiments import lab_timeseries
 from experiments.common import main
+from jtsgen.errors import InputError
 
 
 def test_smoke_run_scores_every_generator_with_every_metric(tmp_path):
@@ -35,3 +37,16 @@ def test_the_multivariate_dataset_gives_disjoint_three_channel_windows():
     assert train.shape == (32, 16, 3) and holdout.shape == (32, 16, 3)
     np.testing.assert_allclose(train.std(axis=1), 1.0, atol=1e-3)  # per window and channel
     assert not np.isin(holdout[:, 0, 0], train[:, 0, 0]).any()
+
+
+def test_the_dp_run_can_sample_as_its_accountant_assumes(tmp_path):
+    config = dataclasses.replace(lab_timeseries.get_config("smoke"), dp_sampler="poisson",
+                                 plots=())
+    results = lab_timeseries.run(config, tmp_path / "poisson")
+    rate = config.batch_size / config.n_train
+    assert results["dp_sampler"] == "poisson" and results["lstm_vae_dp_overflow"] == 0
+    assert abs(results["lstm_vae_dp_mean_batch"] - rate * config.n_train) < 0.5 * config.batch_size
+    assert "Poisson-sampled batches" in (tmp_path / "poisson" / "lab.md").read_text()
+    with pytest.raises(InputError, match="--config.dp_sampler"):
+        lab_timeseries.run(dataclasses.replace(config, dp_sampler="uniform"), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

@@ -1,11 +1,14 @@
 """Compiled training core: jitted/fused steps, fit loop, checkpoints, ensembles, sharding."""
 
 from jtsgen.train.dp import (
+    PoissonBatch,
     clip_per_example,
     epsilon,
     fit_dp,
     make_dp_step_fn,
     per_example_grads,
+    poisson_capacity,
+    poisson_rows,
 )
 from jtsgen.train.ensemble import (
     fit_ensemble,
@@ -47,6 +50,9 @@ __all__ = [
     "fit_dp",
     "make_dp_step_fn",
     "per_example_grads",
+    "PoissonBatch",
+    "poisson_capacity",
+    "poisson_rows",
     "FitResult",
     "TrainingDiverged",
     "create_state",

@@ -18,16 +18,22 @@ implementation against optax's.
 
 Privacy accounting (:func:`epsilon`): the RDP accountant of ``dp-accounting`` for
 ``steps`` compositions of the Poisson-subsampled Gaussian mechanism with sampling
-rate ``q = B / N``. **Assumption:** that analysis is for Poisson sampling (each
-example joins each batch independently with probability ``q``). :func:`fit_dp` with
-:func:`jtsgen.train.sample_rows` draws fixed-size batches with replacement instead;
-the reported ε is then the customary approximation, not a proof for that sampler.
+rate ``q = B / N``. That analysis is for Poisson sampling: each example joins each
+batch independently with probability ``q``. :func:`poisson_rows` is that sampler (a
+batch of at most ``capacity`` rows with a mask, the sum divided by the fixed
+``q * N``, as the analysis assumes); with it ε holds for the sampler used, up to the
+chance that more than ``capacity`` examples join one batch (then the extra ones are
+left out, counted in the ``overflow`` metric; :func:`poisson_capacity` makes it
+negligible). :func:`jtsgen.train.sample_rows` draws fixed-size batches with
+replacement instead; the reported ε is then the customary approximation, not a proof
+for that sampler.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import math
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +41,47 @@ from flax.training.train_state import TrainState
 
 from jtsgen.train.loop import FitResult, fit
 from jtsgen.train.step import LossFn, Sampler
+
+
+class PoissonBatch(NamedTuple):
+    """A Poisson-sampled batch: ``rows`` (a pytree, leading dim ``capacity``), ``mask_b``
+    (1 = the row joined, 0 = padding), the fixed ``denominator`` ``q * N`` and
+    ``overflow`` (joined rows left out because more than ``capacity`` joined)."""
+
+    rows: Any
+    mask_b: jax.Array
+    denominator: jax.Array
+    overflow: jax.Array
+
+
+def poisson_capacity(n: int, sample_rate: float, sigmas: float = 6.0) -> int:
+    """A batch capacity that more than this many joined rows exceed with probability
+    below ~1e-9: ``q N + sigmas * sqrt(q N (1 - q))``, at least 1, at most ``n``."""
+    mean = n * sample_rate
+    return int(min(n, max(1, math.ceil(mean + sigmas * math.sqrt(mean * (1 - sample_rate))))))
+
+
+def poisson_rows(sample_rate: float, capacity: int) -> Sampler:
+    """Sampler of :class:`PoissonBatch`: every row of ``data`` (a pytree of arrays sharing
+    their leading dim ``N``) joins independently with probability ``sample_rate``; the
+    joined rows, in random order, fill the first places of ``capacity``."""
+    if not 0.0 < sample_rate <= 1.0:
+        raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate}")
+
+    def sample(key: jax.Array, data: Any) -> PoissonBatch:
+        n = jax.tree.leaves(data)[0].shape[0]
+        join_key, order_key = jax.random.split(key)
+        joined = jax.random.bernoulli(join_key, sample_rate, (n,))
+        # joined rows get priorities in [0, 1), the rest 2: the first places go to joined
+        priority = jnp.where(joined, jax.random.uniform(order_key, (n,)), 2.0)
+        idx = jnp.argsort(priority)[:capacity]
+        count = jnp.sum(joined)
+        return PoissonBatch(jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data),
+                            joined[idx].astype(jnp.float32),
+                            jnp.float32(sample_rate * n),
+                            jnp.maximum(count - capacity, 0))
+
+    return sample
 
 
 def per_example_grads(loss_fn: LossFn, params: Any, batch: Any, key: jax.Array):
@@ -65,13 +112,22 @@ def clip_per_example(grads: Any, clip: float) -> tuple[Any, jax.Array]:
     return clipped, norms
 
 
-def noisy_mean(clipped: Any, clip: float, noise_multiplier: float, key: jax.Array) -> Any:
-    """``(sum_i clipped_i + N(0, (noise_multiplier * clip)²)) / B`` leaf by leaf."""
+def noisy_mean(clipped: Any, clip: float, noise_multiplier: float, key: jax.Array,
+               mask_b: jax.Array | None = None, denominator: Any = None) -> Any:
+    """``(sum_i clipped_i + N(0, (noise_multiplier * clip)²)) / B`` leaf by leaf; with
+    ``mask_b [B]`` only the masked-in examples are summed, and ``denominator`` (e.g.
+    Poisson sampling's fixed ``q * N``) replaces ``B``."""
     leaves, treedef = jax.tree.flatten(clipped)
-    n = leaves[0].shape[0]
+    n = leaves[0].shape[0] if denominator is None else denominator
     keys = jax.random.split(key, len(leaves))
     std = noise_multiplier * clip
-    out = [(g.sum(0) + std * jax.random.normal(k, g.shape[1:], g.dtype)) / n
+
+    def total(g):
+        if mask_b is None:
+            return g.sum(0)
+        return jnp.tensordot(mask_b.astype(g.dtype), g, axes=1)
+
+    out = [(total(g) + std * jax.random.normal(k, g.shape[1:], g.dtype)) / n
            for g, k in zip(leaves, keys, strict=True)]
     return jax.tree.unflatten(treedef, out)
 
@@ -81,18 +137,33 @@ def make_dp_step_fn(loss_fn: LossFn, clip: float, noise_multiplier: float):
 
     Metrics: ``loss`` (mean per-example loss), ``grad_norm_max`` and
     ``grad_norm_mean`` (per-example norms before clipping), ``clipped_share``
-    (fraction of examples whose gradient was clipped).
+    (fraction of examples whose gradient was clipped). A :class:`PoissonBatch`
+    (:func:`poisson_rows`) counts its joined rows only, divides by its fixed
+    denominator and adds ``batch_size`` (rows that joined) and ``overflow``.
     """
 
     def step(state: TrainState, batch: Any, key: jax.Array):
         step_key = jax.random.fold_in(key, state.step)
         example_key, noise_key = jax.random.split(step_key)
-        losses, grads = per_example_grads(loss_fn, state.params, batch, example_key)
+        if not isinstance(batch, PoissonBatch):
+            losses, grads = per_example_grads(loss_fn, state.params, batch, example_key)
+            clipped, norms = clip_per_example(grads, clip)
+            state = state.apply_gradients(
+                grads=noisy_mean(clipped, clip, noise_multiplier, noise_key))
+            metrics = {"loss": losses.mean(), "grad_norm_max": norms.max(),
+                       "grad_norm_mean": norms.mean(), "clipped_share": jnp.mean(norms > clip)}
+            return state, metrics
+        losses, grads = per_example_grads(loss_fn, state.params, batch.rows, example_key)
         clipped, norms = clip_per_example(grads, clip)
-        state = state.apply_gradients(
-            grads=noisy_mean(clipped, clip, noise_multiplier, noise_key))
-        metrics = {"loss": losses.mean(), "grad_norm_max": norms.max(),
-                   "grad_norm_mean": norms.mean(), "clipped_share": jnp.mean(norms > clip)}
+        mask = batch.mask_b
+        state = state.apply_gradients(grads=noisy_mean(
+            clipped, clip, noise_multiplier, noise_key, mask, batch.denominator))
+        count = jnp.maximum(mask.sum(), 1.0)
+        metrics = {"loss": jnp.sum(losses * mask) / count,
+                   "grad_norm_max": jnp.max(norms * mask),
+                   "grad_norm_mean": jnp.sum(norms * mask) / count,
+                   "clipped_share": jnp.sum((norms > clip) * mask) / count,
+                   "batch_size": mask.sum(), "overflow": batch.overflow}
         return state, metrics
 
     return step
