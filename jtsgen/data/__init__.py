@@ -10,9 +10,11 @@ from jtsgen.data.generators import (
     HourlyData,
     PeriodicData,
     SpikesData,
+    TrendVolatilityData,
     make_hourly_multichannel,
     make_periodic_multifeature,
     make_trend_seasonal_spikes,
+    make_trend_volatility,
 )
 from jtsgen.data.kpi import KPI_COLUMNS, KpiData, load_kpi, read_kpi_csv, read_kpi_hdf
 from jtsgen.data.labelled import Labelled, concat
@@ -58,6 +60,7 @@ __all__ = [
     "SinesData",
     "SinesMeta",
     "SpikesData",
+    "TrendVolatilityData",
     "Split",
     "SplitIndices",
     "Windows",
@@ -75,6 +78,7 @@ __all__ = [
     "make_periodic_multifeature",
     "make_sines",
     "make_trend_seasonal_spikes",
+    "make_trend_volatility",
     "nab_labels",
     "read_kpi_csv",
     "read_kpi_hdf",
