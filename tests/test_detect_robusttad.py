@@ -147,3 +147,21 @@ def test_bad_input_raises_input_error(trained):
         fitted.score(x[0])
     with pytest.raises(InputError, match="pos_weight"):
         robusttad.Config(pos_weight=-1.0)
+
+
+def test_a_seed_ensemble_scores_the_mean_logit_of_its_replicas_fitted_alone():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 48, 1)).astype(np.float32)
+    y = np.zeros((24, 48), np.float32)
+    y[:, 20:23] = 1.0
+    x[:, 20:23] += 4.0
+    one = robusttad.Config(trend_window=11, base=4, depth=2, kernel_size=3, batch_size=8,
+                           num_steps=20, steps_per_call=10)
+    ensemble = robusttad.fit(jax.random.key(0), x, y,
+                             robusttad.Config(**{**one.__dict__, "replicas": 3}))
+    alone = [robusttad.fit(k, x, y, one) for k in jax.random.split(jax.random.key(0), 3)]
+    np.testing.assert_allclose(ensemble.score(x), np.mean([f.score(x) for f in alone], axis=0),
+                               atol=1e-4)
+    assert ensemble.info["history"]["loss"].shape == (3, 20)  # one curve per replica
+    with pytest.raises(InputError, match="replicas"):
+        robusttad.Config(replicas=0)

@@ -7,7 +7,10 @@ connections (:class:`jtsgen.nn.unet.UNet1D`) outputs one logit per step; it is
 trained with a label-weighted binary cross-entropy in which anomalous steps
 weigh ``pos_weight`` (default: ``n_normal / n_anomalous`` of the training labels,
 i.e. the inverse positive rate, capped at ``max_pos_weight``). The anomaly
-score of a step is its logit.
+score of a step is its logit. With ``replicas = K > 1``, K U-Nets from K keys train
+side by side as one vmapped program (:func:`jtsgen.train.fit_ensemble`) and the score
+is their mean logit (a seed ensemble: less variance from the initialisation and
+the batch order).
 
 The decomposition is preprocessing in NumPy; training runs as jitted, fused
 steps on the precomputed channels. (RobustTAD's own time/frequency-domain
@@ -31,7 +34,7 @@ from jtsgen.detect import decompose
 from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
 from jtsgen.nn.unet import UNet1D
-from jtsgen.train import adam, create_state, sample_rows
+from jtsgen.train import adam, create_state, fit_ensemble, init_replicas, sample_rows
 from jtsgen.train import fit as fit_state
 
 
@@ -60,10 +63,11 @@ class Config:
     pos_weight: float | None = None
     max_pos_weight: float = 50.0
     score_batch: int = 256
+    replicas: int = 1  # > 1: a vmapped seed ensemble, scores averaged
 
     def __post_init__(self):
         for name in ("trend_window", "min_period", "base", "depth", "kernel_size",
-                     "batch_size", "num_steps", "steps_per_call", "score_batch"):
+                     "batch_size", "num_steps", "steps_per_call", "score_batch", "replicas"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"config.{name}", f"must be >= 1, got {getattr(self, name)}")
         if self.decomposition not in decompose.METHODS:
@@ -127,12 +131,21 @@ def _score_chunk(params, f_btk: jax.Array, config: Config) -> jax.Array:
     return _net(config).apply(params, f_btk)
 
 
+@functools.partial(jax.jit, static_argnames="config")
+def _ensemble_score_chunk(params_k, f_btk: jax.Array, config: Config) -> jax.Array:
+    """The mean logit ``[B, T]`` of K stacked parameter sets (leading axis K)."""
+    return jax.vmap(lambda p: _net(config).apply(p, f_btk))(params_k).mean(axis=0)
+
+
 def make_score_fn(params, config: Config):
-    """``x_btc -> logits_bt`` (numpy): decomposition, then the jitted U-Net in chunks."""
+    """``x_btc -> logits_bt`` (numpy): decomposition, then the jitted U-Net in chunks
+    (with ``replicas > 1``: ``params`` stacked over K, their mean logit)."""
+    chunk_fn = _ensemble_score_chunk if config.replicas > 1 else _score_chunk
+
     def score(x_btc: np.ndarray) -> np.ndarray:
         check_window_fits(config.trend_window, x_btc.shape[1], "config.trend_window")
         f = features(x_btc, config)
-        chunks = [_score_chunk(params, jnp.asarray(f[i:i + config.score_batch]), config)
+        chunks = [chunk_fn(params, jnp.asarray(f[i:i + config.score_batch]), config)
                   for i in range(0, f.shape[0], config.score_batch)]
         return np.concatenate([np.asarray(c) for c in chunks], axis=0)
 
@@ -150,17 +163,33 @@ def fit(key: jax.Array, x_btc, y_bt, config: Config = Config(), *, progress: boo
     check_window_fits(config.trend_window, x.shape[1], "config.trend_window")
     f = features(x, config)
     pos_weight = positive_weight(y, config)
-    params = jax.jit(_net(config).init)(key, jnp.zeros((1,) + f.shape[1:], jnp.float32))
-    state = create_state(params, adam(config.learning_rate))
     data = (jnp.asarray(f), jnp.asarray(y), jnp.asarray(step_weights(y, pos_weight)))
-    result = fit_state(
-        state, data, jax.random.fold_in(key, 1),
-        loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),
-        num_steps=config.num_steps, steps_per_call=config.steps_per_call,
-        progress=progress, desc="robusttad",
-    )
-    score_fn = make_score_fn(result.state.params, config)
+    x0 = jnp.zeros((1,) + f.shape[1:], jnp.float32)
+    if config.replicas > 1:
+        params, history = _fit_replicas(key, data, x0, config)
+    else:
+        state = create_state(jax.jit(_net(config).init)(key, x0), adam(config.learning_rate))
+        result = fit_state(
+            state, data, jax.random.fold_in(key, 1),
+            loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),
+            num_steps=config.num_steps, steps_per_call=config.steps_per_call,
+            progress=progress, desc="robusttad",
+        )
+        params, history = result.state.params, result.history
+    score_fn = make_score_fn(params, config)
     threshold = best_threshold(score_fn(x), y)
-    info = {"history": result.history, "pos_weight": pos_weight,
-            "params": result.state.params}
+    info = {"history": history, "pos_weight": pos_weight, "params": params}
     return Fitted("RobustTAD", score_fn, threshold, info)
+
+
+def _fit_replicas(key: jax.Array, data, x0: jax.Array, config: Config):
+    """``config.replicas`` U-Nets, replica ``k`` from ``split(key, K)[k]``, trained as one
+    vmapped program; returns the stacked parameters and the ``[K, steps]`` history."""
+    keys = jax.random.split(key, config.replicas)
+    tx = adam(config.learning_rate)
+    states = init_replicas(lambda k: create_state(_net(config).init(k, x0), tx), keys)
+    states, history = fit_ensemble(
+        states, data, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys),
+        loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),
+        num_steps=config.num_steps, steps_per_call=config.steps_per_call)
+    return states.params, history

@@ -90,7 +90,8 @@ DETECTOR_STEPS = ("fixed", "epochs")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
 ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [], "holdout_frac": 0.2,
-                  "model": {"marginal": "identity", "noise": "gaussian"}}
+                  "model": {"marginal": "identity", "noise": "gaussian"},
+                  "robusttad": {"replicas": 1}}
 GENERATE_CHUNK = 512
 
 
