@@ -35,6 +35,7 @@ from jtsgen.config import write_outputs
 from jtsgen.data.generators import make_trend_volatility
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
+from jtsgen.evaluate.report_plots import save_figure
 from jtsgen.models import lstm_vae
 from jtsgen.train import adam, create_state, fit, sample_rows
 
@@ -209,10 +210,7 @@ def markdown(rows: dict) -> str:
 
 def plot_conditions(data: dict, generated: np.ndarray, n_plot: int, path: Path) -> Path:
     """Grid: a column per condition, real hold-out series (top) and generated (bottom)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # Agg: set by jtsgen.evaluate.report_plots
 
     xh, th, vh = data["holdout"]
     fig, axes = plt.subplots(2, len(CONDITIONS), figsize=(4 * len(CONDITIONS), 5),
@@ -224,11 +222,7 @@ def plot_conditions(data: dict, generated: np.ndarray, n_plot: int, path: Path) 
             axes[i, j].plot(x[idx, :, 0].T, color=color, lw=0.8, alpha=0.8)
             axes[i, j].set_title(f"{label}: {name}", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def run(config: Config, workdir: str | Path) -> dict:

@@ -18,6 +18,7 @@ from experiments.common import main, prepare_workdir
 from jtsgen.config import write_json
 from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.evaluate.fidelity import fidelity_report, markdown_table
+from jtsgen.evaluate.report_plots import save_figure
 from jtsgen.models import lstm_vae
 from jtsgen.train import (
     FitResult,
@@ -110,10 +111,7 @@ def run(config: Config, workdir: str | Path) -> dict:
 
 
 def _plot(real_bt: np.ndarray, fake_bt: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # Agg: set by jtsgen.evaluate.report_plots
 
     fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     axes[0].plot(real_bt.T, lw=1)
@@ -121,10 +119,7 @@ def _plot(real_bt: np.ndarray, fake_bt: np.ndarray, path: Path) -> None:
     axes[1].plot(fake_bt.T, lw=1)
     axes[1].set_title("LSTM-VAE samples")
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -106,15 +106,12 @@ def holdout_split(data: Labelled, fraction: float, seed: int = 0) -> tuple[Label
     data = _checked("real_train", data)
     anomalous = np.asarray(data.y_bt).max(axis=1) > 0
     rng = np.random.default_rng(seed)
-    held = []
+    mask = np.zeros(len(anomalous), bool)
     for kind in (True, False):
         rows = np.flatnonzero(anomalous == kind)
-        if len(rows) < 2:
-            continue
-        n = min(len(rows) - 1, max(1, int(round(fraction * len(rows)))))
-        held.append(rng.permutation(rows)[:n])
-    mask = np.zeros(len(anomalous), bool)
-    mask[np.concatenate(held) if held else []] = True
+        if len(rows) >= 2:
+            n = min(len(rows) - 1, max(1, int(round(fraction * len(rows)))))
+            mask[rng.permutation(rows)[:n]] = True
     if not mask.any() or mask.all():
         raise InputError("holdout_frac", f"{len(anomalous)} windows are too few to hold some out")
     return (Labelled(data.x_btc[~mask], data.y_bt[~mask]),
@@ -170,15 +167,15 @@ def evaluate_framework(framework: str, fit: FitFn, key: jax.Array, real_train: L
     fit_on, test_on = framework_data(framework, real_train, real_test, synthetic, seed)
     fitted = fit(key, fit_on.x_btc, fit_on.y_bt)
     extra, scores = {}, None
-    rechoose_on = {"real_train": real_train, "real_holdout": holdout}.get(threshold_from)
-    if rechoose_on is not None and (framework == "T(R+S)TR" or (
-            framework == "TRTR" and threshold_from == "real_holdout")):
-        if framework == "T(R+S)TR":
-            scores = np.asarray(fitted.score(test_on.x_btc), np.float32)  # scored once
-            extra["f1_threshold_fit_data"] = float(point_prf(
-                test_on.y_bt, (scores >= fitted.threshold).astype(np.float32))[2])
-        threshold = best_threshold(fitted.score(rechoose_on.x_btc), rechoose_on.y_bt)
-        fitted = dataclasses.replace(fitted, threshold=threshold)
+    if framework == "T(R+S)TR" and threshold_from != "fit_data":
+        scores = np.asarray(fitted.score(test_on.x_btc), np.float32)  # scored once, used twice
+        extra["f1_threshold_fit_data"] = float(point_prf(
+            test_on.y_bt, (scores >= fitted.threshold).astype(np.float32))[2])
+    if (framework == "T(R+S)TR" and threshold_from != "fit_data") or (
+            framework == "TRTR" and threshold_from == "real_holdout"):
+        on = holdout if threshold_from == "real_holdout" else real_train
+        fitted = dataclasses.replace(fitted, threshold=best_threshold(fitted.score(on.x_btc),
+                                                                      on.y_bt))
     rate = float(test_on.y_bt.mean())
     return {**detection_scores(fitted, test_on.x_btc, test_on.y_bt, scores), **extra,
             "n_fit": int(fit_on.x_btc.shape[0]), "n_test": int(test_on.x_btc.shape[0]),

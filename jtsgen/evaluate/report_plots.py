@@ -30,10 +30,11 @@ from jtsgen.evaluate.fidelity import acf_bt, as_btc  # noqa: E402
 REAL, FAKE = "tab:red", "tab:blue"
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path, dpi: int = 100) -> Path:
+    """Saves ``fig`` as PNG at ``path`` atomically (a temp file, then rename), closes it."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
     tmp.replace(path)
     return path
@@ -53,7 +54,7 @@ def plot_histograms(real, fake, path: Path, bins: int = 50) -> Path:
         ax.set_title(f"values, channel {i}", fontsize=9)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_acf(real, fake, path: Path, nlags: int = 30) -> Path:
@@ -73,7 +74,7 @@ def plot_acf(real, fake, path: Path, nlags: int = 30) -> Path:
         ax.set_xlabel("lag")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_embedding(real, fake, path: Path, seed: int = 0, max_points: int = 500) -> Path:
@@ -101,7 +102,7 @@ def plot_embedding(real, fake, path: Path, seed: int = 0, max_points: int = 500)
         ax.set_title(title, fontsize=9)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sample_grid(real, fake, path: Path, rows: int = 2, cols: int = 4, seed: int = 0) -> Path:
@@ -116,7 +117,7 @@ def plot_sample_grid(real, fake, path: Path, rows: int = 2, cols: int = 4, seed:
                 ax.plot(x[pick[j], :, 0], color=color, lw=1)
         axes[offset, 0].set_title(name, fontsize=9, loc="left")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_report(real, fake, outdir: Path, seed: int = 0) -> dict[str, Path]:
@@ -150,7 +151,7 @@ def plot_label_control(x_btc, y_bt, names, path: Path) -> None:
         ax.set_title(f"Y^A: {name}", fontsize=9, loc="left")
     fig.suptitle("C-GATS: fixed z, varying label vector")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_samples(x_btc, y_bt, path: Path) -> None:
@@ -163,7 +164,7 @@ def plot_samples(x_btc, y_bt, path: Path) -> None:
         _series_with_anomalies(ax, x[:, 0], y)
     fig.suptitle("C-GATS samples (labels from the fitted label model)")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_tsne(real_btc, fake_btc, path: Path, seed: int = 0) -> None:
@@ -180,4 +181,4 @@ def plot_tsne(real_btc, fake_btc, path: Path, seed: int = 0) -> None:
     ax.legend(fontsize=8)
     ax.set_title("t-SNE: real vs generated anomalous windows")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

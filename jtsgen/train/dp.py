@@ -132,6 +132,13 @@ def noisy_mean(clipped: Any, clip: float, noise_multiplier: float, key: jax.Arra
     return jax.tree.unflatten(treedef, out)
 
 
+def _mean(v_b: jax.Array, mask_b: jax.Array | None) -> jax.Array:
+    """Mean of ``v_b [B]``, over the masked-in entries when ``mask_b`` is given."""
+    if mask_b is None:
+        return jnp.mean(v_b)
+    return jnp.sum(v_b * mask_b) / jnp.maximum(mask_b.sum(), 1.0)
+
+
 def make_dp_step_fn(loss_fn: LossFn, clip: float, noise_multiplier: float):
     """Pure DP-SGD step ``(state, batch, key) -> (state, metrics)`` for ``loss_fn``.
 
@@ -145,25 +152,20 @@ def make_dp_step_fn(loss_fn: LossFn, clip: float, noise_multiplier: float):
     def step(state: TrainState, batch: Any, key: jax.Array):
         step_key = jax.random.fold_in(key, state.step)
         example_key, noise_key = jax.random.split(step_key)
-        if not isinstance(batch, PoissonBatch):
-            losses, grads = per_example_grads(loss_fn, state.params, batch, example_key)
-            clipped, norms = clip_per_example(grads, clip)
-            state = state.apply_gradients(
-                grads=noisy_mean(clipped, clip, noise_multiplier, noise_key))
-            metrics = {"loss": losses.mean(), "grad_norm_max": norms.max(),
-                       "grad_norm_mean": norms.mean(), "clipped_share": jnp.mean(norms > clip)}
-            return state, metrics
-        losses, grads = per_example_grads(loss_fn, state.params, batch.rows, example_key)
+        poisson = isinstance(batch, PoissonBatch)
+        mask = batch.mask_b if poisson else None
+        losses, grads = per_example_grads(loss_fn, state.params,
+                                          batch.rows if poisson else batch, example_key)
         clipped, norms = clip_per_example(grads, clip)
-        mask = batch.mask_b
         state = state.apply_gradients(grads=noisy_mean(
-            clipped, clip, noise_multiplier, noise_key, mask, batch.denominator))
-        count = jnp.maximum(mask.sum(), 1.0)
-        metrics = {"loss": jnp.sum(losses * mask) / count,
-                   "grad_norm_max": jnp.max(norms * mask),
-                   "grad_norm_mean": jnp.sum(norms * mask) / count,
-                   "clipped_share": jnp.sum((norms > clip) * mask) / count,
-                   "batch_size": mask.sum(), "overflow": batch.overflow}
+            clipped, clip, noise_multiplier, noise_key, mask,
+            batch.denominator if poisson else None))
+        metrics = {"loss": _mean(losses, mask),
+                   "grad_norm_max": norms.max() if mask is None else jnp.max(norms * mask),
+                   "grad_norm_mean": _mean(norms, mask),
+                   "clipped_share": _mean(norms > clip, mask)}
+        if poisson:
+            metrics |= {"batch_size": mask.sum(), "overflow": batch.overflow}
         return state, metrics
 
     return step
