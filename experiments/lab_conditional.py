@@ -31,7 +31,7 @@ import jax
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from jtsgen.config import write_outputs
+from jtsgen.config import check_counts, write_outputs
 from jtsgen.data.generators import make_trend_volatility
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
@@ -79,9 +79,7 @@ def check_config(config: Config) -> None:
     if config.seq_len < 8:
         raise InputError("--config.seq_len", f"must be >= 8 (a line and two seasonal "
                                              f"periods are fitted), got {config.seq_len}")
-    for name in ("n_train", "n_holdout", "vae_steps", "steps_per_call", "n_plot"):
-        if getattr(config, name) < 1:
-            raise InputError(f"--config.{name}", f"must be >= 1, got {getattr(config, name)}")
+    check_counts(config, ("n_train", "n_holdout", "vae_steps", "steps_per_call", "n_plot"))
     if not 1 <= config.batch_size <= config.n_train:
         raise InputError("--config.batch_size", f"must be in [1, n_train={config.n_train}], "
                                                 f"got {config.batch_size}")

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from jtsgen.config import write_json
+from jtsgen.config import check_counts, write_json
 from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
@@ -69,9 +69,7 @@ def check_config(config: Config) -> None:
     if max(config.lengths) > config.pad_len:
         raise InputError("--config.lengths", f"length {max(config.lengths)} is above "
                          f"--config.pad_len={config.pad_len}")
-    for name in ("n_train", "n_holdout", "vae_steps", "steps_per_call", "nlags"):
-        if getattr(config, name) < 1:
-            raise InputError(f"--config.{name}", f"must be >= 1, got {getattr(config, name)}")
+    check_counts(config, ("n_train", "n_holdout", "vae_steps", "steps_per_call", "nlags"))
     if not 1 <= config.batch_size <= config.n_train:
         raise InputError("--config.batch_size", f"must be in [1, n_train={config.n_train}], "
                          f"got {config.batch_size}")

@@ -183,6 +183,14 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return cls(**kwargs)
 
 
+def check_counts(config: Any, names: tuple[str, ...], prefix: str = "--config.") -> None:
+    """Raises :class:`InputError` naming ``prefix + name`` for the first field of
+    ``names`` on ``config`` below 1 (step counts, sizes)."""
+    for name in names:
+        if getattr(config, name) < 1:
+            raise InputError(f"{prefix}{name}", f"must be >= 1, got {getattr(config, name)}")
+
+
 def check_choices(arg: str, given: tuple, allowed: tuple, *, allow_empty: bool = False) -> None:
     """InputError naming ``arg`` when ``given`` has a value outside ``allowed`` (or is
     empty, unless ``allow_empty``)."""
