@@ -24,7 +24,7 @@ import numpy as np
 
 from experiments.common import main, prepare_workdir
 from jtsgen.config import write_json
-from jtsgen.data.generators import make_hourly_multichannel, make_trend_seasonal_spikes
+from jtsgen.data import lab_windows
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
 from jtsgen.evaluate.privacy import privacy_report
@@ -90,17 +90,10 @@ def get_config(profile: str = "quick") -> Config:
 
 def load_data(config: Config) -> tuple[np.ndarray, np.ndarray]:
     """``(train [n_train, T, C], holdout [n_holdout, T, C])``: disjoint windows, each
-    channel of each window z-normalised."""
-    n, t = config.n_train + config.n_holdout, config.seq_len
-    if config.dataset == "seed000":
-        x = make_trend_seasonal_spikes(n, t, config.seed).x_btc
-    elif config.dataset == "seed003":
-        x = make_hourly_multichannel(n * t, 3, config.seed).x_tc.reshape(n, t, 3)
-        x = x[np.random.default_rng(config.seed).permutation(n)]
-    else:
-        raise InputError("dataset", f"must be 'seed000' or 'seed003', got {config.dataset!r}")
-    x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
-    return x[: config.n_train].astype(np.float32), x[config.n_train:].astype(np.float32)
+    channel of each window z-normalised (:func:`jtsgen.data.lab_windows`)."""
+    x = lab_windows(config.dataset, config.n_train + config.n_holdout, config.seq_len,
+                    config.seed)
+    return x[: config.n_train], x[config.n_train:]
 
 
 class TrainKeys(NamedTuple):

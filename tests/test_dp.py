@@ -9,7 +9,7 @@ import pytest
 
 from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.models import lstm_vae
-from jtsgen.train import create_state, dp, sample_rows
+from jtsgen.train import create_state, dp, init_replicas, sample_rows
 
 
 def _linear_loss(params, batch, key):
@@ -191,7 +191,7 @@ def test_a_poisson_step_sums_the_joined_clipped_gradients_over_the_fixed_denomin
 
 def test_dp_training_with_poisson_sampling_lowers_the_loss(problem):
     params, data = problem
-    state = create_state(params, optax.sgd(0.05))
+    state = create_state(jax.tree.map(jnp.array, params), optax.sgd(0.05))  # fit donates it
     n, q = 8, 0.5
     result = dp.fit_dp(state, data, jax.random.key(2), loss_fn=_linear_loss,
                        sampler=dp.poisson_rows(q, dp.poisson_capacity(n, q)), num_steps=200,
@@ -200,3 +200,33 @@ def test_dp_training_with_poisson_sampling_lowers_the_loss(problem):
     assert np.mean(h["loss"][-20:]) < 0.8 * np.mean(h["loss"][:20])
     assert np.mean(h["batch_size"]) == pytest.approx(q * n, rel=0.15)
     assert int(np.sum(h["overflow"])) == 0
+
+
+def test_a_dp_sweep_replica_equals_fit_dp_with_its_settings(problem):
+    params, data = problem
+    settings = dp.DPSettings(clip=[0.1, 0.5, 2.0], noise_multiplier=[0.0, 1.0, 4.0])
+    keys, sgd = jax.random.split(jax.random.key(5), 3), optax.sgd(0.1)
+
+    def fresh(_key=None):
+        return create_state(jax.tree.map(jnp.array, params), sgd)
+
+    stacked = init_replicas(fresh, keys)  # three copies of one start
+    programs = {}
+    states, first = dp.fit_dp_sweep(stacked, data, keys, settings, loss_fn=_linear_loss,
+                                    sampler=sample_rows(4), num_steps=10, steps_per_call=5,
+                                    programs=programs)
+    states, second = dp.fit_dp_sweep(states, data, keys, settings, loss_fn=_linear_loss,
+                                     sampler=sample_rows(4), num_steps=10, steps_per_call=5,
+                                     programs=programs)  # trained on in a second segment
+    assert list(programs) == [5] and first["loss"].shape == (3, 10)
+    for k in range(3):
+        alone = dp.fit_dp(fresh(), data, keys[k], loss_fn=_linear_loss, sampler=sample_rows(4),
+                          num_steps=20, steps_per_call=5, clip=settings.clip[k],
+                          noise_multiplier=settings.noise_multiplier[k], progress=False)
+        np.testing.assert_allclose(np.r_[first["loss"][k], second["loss"][k]],
+                                   alone.history["loss"], rtol=1e-5)
+        np.testing.assert_allclose(states.params["w"][k], alone.state.params["w"], rtol=1e-5,
+                                   atol=1e-6)
+    share = first["clipped_share"].mean(axis=1)  # a tighter bound clips more examples
+    assert share[0] > share[2] and share[0] >= 0.75
+    assert not np.allclose(states.params["w"][1], states.params["w"][2])

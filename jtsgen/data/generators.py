@@ -17,6 +17,8 @@
   daily/weekly/fortnightly seasonality, AR(1) noise (rho 0.7), rare exogenous
   events, 3 channels. ``x_tc`` float32 ``[T, C]`` with a ``pandas.DatetimeIndex``;
   ``y_t`` marks event steps.
+* :func:`lab_windows` — the generative lab's windows of seed 000 or seed 003 series,
+  z-normalised per window and channel, ``[n, T, C]``.
 
 The seeds used numpy's legacy global RNG; these use ``numpy.random.default_rng``,
 so numbers differ from the seeds' while the distributions are the same.
@@ -244,3 +246,22 @@ def make_hourly_multichannel(
         trend_t=trend.astype(np.float32),
         y_t=(events > 0).astype(np.float32),
     )
+
+
+LAB_DATASETS = ("seed000", "seed003")
+
+
+def lab_windows(dataset: str, n: int, seq_len: int, seed: int) -> np.ndarray:
+    """``[n, seq_len, C]`` float32 windows for the generative lab, each channel of each
+    window z-normalised: ``"seed000"`` — :func:`make_trend_seasonal_spikes` series (C = 1);
+    ``"seed003"`` — non-overlapping ``seq_len``-hour windows of one
+    :func:`make_hourly_multichannel` series (C = 3), in an order shuffled with ``seed``."""
+    if dataset == "seed000":
+        x = make_trend_seasonal_spikes(n, seq_len, seed).x_btc
+    elif dataset == "seed003":
+        x = make_hourly_multichannel(n * seq_len, 3, seed).x_tc.reshape(n, seq_len, 3)
+        x = x[np.random.default_rng(seed).permutation(n)]
+    else:
+        raise InputError("dataset", f"must be one of {LAB_DATASETS}, got {dataset!r}")
+    x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
+    return x.astype(np.float32)

@@ -1,10 +1,12 @@
 """Compiled training core: jitted/fused steps, fit loop, checkpoints, ensembles, sharding."""
 
 from jtsgen.train.dp import (
+    DPSettings,
     PoissonBatch,
     clip_per_example,
     epsilon,
     fit_dp,
+    fit_dp_sweep,
     make_dp_step_fn,
     per_example_grads,
     poisson_capacity,
@@ -48,6 +50,8 @@ __all__ = [
     "clip_per_example",
     "epsilon",
     "fit_dp",
+    "fit_dp_sweep",
+    "DPSettings",
     "make_dp_step_fn",
     "per_example_grads",
     "PoissonBatch",

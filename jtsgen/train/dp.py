@@ -37,8 +37,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax.training.train_state import TrainState
 
+from jtsgen.train.ensemble import fit_ensemble
 from jtsgen.train.loop import FitResult, fit
 from jtsgen.train.step import LossFn, Sampler
 
@@ -185,6 +187,32 @@ def fit_dp(state: TrainState, data: Any, key: jax.Array, *, loss_fn: LossFn, sam
     return fit(state, data, key, step=_dp_step(loss_fn, float(clip), float(noise_multiplier)),
                sampler=sampler, num_steps=num_steps, steps_per_call=steps_per_call,
                progress=progress, desc=desc, **fit_kwargs)
+
+
+class DPSettings(NamedTuple):
+    """Per-replica DP-SGD settings of :func:`fit_dp_sweep`: ``clip [K]`` (the L2 bound) and
+    ``noise_multiplier [K]`` (σ), float32."""
+
+    clip: jax.Array
+    noise_multiplier: jax.Array
+
+
+def fit_dp_sweep(states: Any, data: Any, keys: jax.Array, settings: DPSettings, *,
+                 loss_fn: LossFn, sampler: Sampler, num_steps: int, steps_per_call: int = 10,
+                 programs: dict | None = None) -> tuple[Any, dict[str, np.ndarray]]:
+    """K DP-SGD runs, one per entry of ``settings``, trained as one vmapped program
+    (:func:`jtsgen.train.fit_ensemble` with :func:`make_dp_step_fn`'s step per replica).
+
+    ``states`` and ``keys`` carry the leading K axis (``init_replicas``); replica k
+    clips to ``settings.clip[k]`` and adds noise of std ``settings.noise_multiplier[k] *
+    settings.clip[k]``, and equals :func:`fit_dp` with those settings (up to float
+    rounding). History leaves are ``[K, num_steps]``; keep ``programs`` (a dict) between
+    calls to train on in segments without compiling again.
+    """
+    settings = DPSettings(*(jnp.asarray(v, jnp.float32) for v in settings))
+    return fit_ensemble(states, data, keys, sampler=sampler, num_steps=num_steps,
+                        steps_per_call=steps_per_call, settings=settings, programs=programs,
+                        step_for=lambda s: make_dp_step_fn(loss_fn, s.clip, s.noise_multiplier))
 
 
 def epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:

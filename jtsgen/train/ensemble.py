@@ -26,7 +26,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jtsgen.errors import InputError
 from jtsgen.train.loop import TrainingDiverged
 from jtsgen.train.parallel import replicate
-from jtsgen.train.step import LossFn, Sampler, make_fused_fn
+from jtsgen.train.step import LossFn, Sampler, Step, fuse_steps, make_fused_fn
 
 
 def init_replicas(init_fn: Callable[[jax.Array], Any], keys: jax.Array) -> Any:
@@ -45,8 +45,8 @@ def shard_replicas(tree: Any, mesh: Mesh) -> Any:
 
 
 def make_ensemble_fused_steps(
-    loss_fn: LossFn, sampler: Sampler, num_steps: int, *, shared_data: bool = True,
-    mesh: Mesh | None = None,
+    loss_fn: LossFn | None, sampler: Sampler, num_steps: int, *, shared_data: bool = True,
+    mesh: Mesh | None = None, step_for: Callable[[Any], Step] | None = None,
 ):
     """Jitted ``(states_K, data, keys_K) -> (states_K, metrics_Kk)``.
 
@@ -54,14 +54,27 @@ def make_ensemble_fused_steps(
     leading K axis). Each replica uses its own training key. With ``mesh``, inputs
     and outputs with a replica axis are split over the mesh (place them with
     :func:`shard_replicas`); shared ``data`` is replicated.
+
+    With ``step_for`` instead of ``loss_fn`` the replicas run different steps of one
+    shape: ``step_for(setting)`` builds replica k's step from its ``setting`` (a pytree
+    whose leaves carry the leading K axis, e.g. per-replica DP-SGD clip norms and noise
+    multipliers), and the program takes it as a fourth argument:
+    ``(states_K, data, keys_K, settings_K)``.
     """
-    fused = jax.vmap(make_fused_fn(loss_fn, sampler, num_steps),
-                     in_axes=(0, None if shared_data else 0, 0))
+    data_axis = None if shared_data else 0
+    if step_for is None:
+        fused = jax.vmap(make_fused_fn(loss_fn, sampler, num_steps), in_axes=(0, data_axis, 0))
+    else:
+        def replica(state, data, key, setting):
+            return fuse_steps(step_for(setting), sampler, num_steps)(state, data, key)
+
+        fused = jax.vmap(replica, in_axes=(0, data_axis, 0, 0))
     if mesh is None:
         return jax.jit(fused, donate_argnums=(0,))
     split = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
     data = NamedSharding(mesh, PartitionSpec()) if shared_data else split
-    return jax.jit(fused, in_shardings=(split, data, split), out_shardings=(split, split),
+    shardings = (split, data, split) + ((split,) if step_for is not None else ())
+    return jax.jit(fused, in_shardings=shardings, out_shardings=(split, split),
                    donate_argnums=(0,))
 
 
@@ -70,30 +83,42 @@ def fit_ensemble(
     data: Any,
     keys: jax.Array,
     *,
-    loss_fn: LossFn,
+    loss_fn: LossFn | None = None,
     sampler: Sampler,
     num_steps: int,
     steps_per_call: int = 10,
     shared_data: bool = True,
     mesh: Mesh | None = None,
+    step_for: Callable[[Any], Step] | None = None,
+    settings: Any = None,
+    programs: dict | None = None,
 ) -> tuple[Any, dict[str, np.ndarray]]:
     """Trains K stacked replicas for ``num_steps``; history leaves are ``[K, num_steps]``.
 
+    Give ``loss_fn`` (every replica takes :func:`jtsgen.train.make_step_fn`'s step) or
+    ``step_for`` with per-replica ``settings`` (see :func:`make_ensemble_fused_steps`).
     With ``mesh`` the replicas are split over its devices (K must be a multiple of
-    the device count).
+    the device count). ``programs`` (a dict the caller keeps) holds the compiled
+    programs between calls, so training on in segments (e.g. to evaluate snapshots)
+    compiles once.
     """
+    if (loss_fn is None) == (step_for is None) or (step_for is None) != (settings is None):
+        raise ValueError("give loss_fn, or step_for with settings")
     if mesh is not None:
         states, keys = shard_replicas(states, mesh), shard_replicas(keys, mesh)
         data = replicate(data, mesh) if shared_data else shard_replicas(data, mesh)
-    cache: dict[int, Any] = {}
+        if settings is not None:
+            settings = shard_replicas(settings, mesh)
+    extra = () if settings is None else (settings,)
+    cache = {} if programs is None else programs
     history: dict[str, list[np.ndarray]] = {}
     step = 0
     while step < num_steps:
         k = min(steps_per_call, num_steps - step)
         if k not in cache:
             cache[k] = make_ensemble_fused_steps(loss_fn, sampler, k, shared_data=shared_data,
-                                                 mesh=mesh)
-        states, metrics = cache[k](states, data, keys)
+                                                 mesh=mesh, step_for=step_for)
+        states, metrics = cache[k](states, data, keys, *extra)
         metrics = jax.tree.map(np.asarray, metrics)
         if not np.all(np.isfinite(metrics["loss"])):
             raise TrainingDiverged(f"ensemble: a replica's loss became non-finite near step {step}")
