@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from benchmarks import (
     flops,
     harness,
     hpo_population,
+    kpi_quick,
     pipeline,
     reference,
     scaling,
@@ -297,3 +299,22 @@ def test_accelerator_script_runs_every_benchmark_and_reports_each_failure(tmp_pa
     assert "ran -m benchmarks.train_step --profile tiny --max-rounds 10 --out" in log
     assert "ran -m benchmarks.scaling --worker --profile tiny" in log
     assert "ran -m benchmarks.pipeline --profile tiny" in log
+
+
+KPI_ZIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "kpi" / "phase2_train.csv.zip"
+
+
+@pytest.mark.skipif(not KPI_ZIP.is_file(), reason=f"no KPI phase-2 file at {KPI_ZIP}")
+def test_kpi_quick_times_the_experiments_own_stages(tmp_path):
+    out = tmp_path / "report.json"
+    summary = kpi_quick.main(["--profile", "tiny", "--out", str(out),
+                              "--kpi-path", str(KPI_ZIP)])
+    report = json.loads(out.read_text())
+    assert set(report) == REPORT_KEYS and report["summary"] == summary
+    stages = [r["stage"] for r in report["rows"]]
+    assert stages == ["data", "augment mixup", "train stage 1", "train stage 2",
+                      "generate cgats", "detector case2", "detector case1", "total"]
+    total = report["rows"][-1]["seconds"]
+    assert total >= sum(r["seconds"] for r in report["rows"][:-1]) > 0
+    assert summary["kpi_quick_target_ratio"] == pytest.approx(total / kpi_quick.TARGET_S)
+    assert 0 < summary["kpi_quick_generators_share"] < 1
