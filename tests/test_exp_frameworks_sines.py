@@ -41,6 +41,14 @@ def test_smoke_run_fills_both_tables(tmp_path):
                      "TRTS": (60, 10)}  # synthetic sets are as large as the training set
     rates = run["synthetic_anomaly_rate"]
     assert rates["cgats"] > 0 and rates["cvae"] == rates["cgats"]  # the same label vectors
+    realism = run["realism"]  # every generated set's labelled runs against the real ones
+    assert set(realism) == {"real", "cgats", "cvae"}  # augmenters are not generators
+    assert "real_vs_generated_accuracy" not in realism["real"]
+    for name in ("cgats", "cvae"):
+        assert realism[name]["runs"] > 0 and realism[name]["offset_mean"] >= 0
+        assert 0.0 <= realism[name]["real_vs_generated_accuracy"] <= 1.0
+    table = (tmp_path / "realism.md").read_text()
+    assert "| real training windows |" in table and "| C-GATS |" in table
 
     saved = json.loads((tmp_path / "results.json").read_text())
     assert json.dumps(saved["rows"]) == json.dumps(results["rows"])

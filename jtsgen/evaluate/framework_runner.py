@@ -56,6 +56,7 @@ from jtsgen.detect.registry import DetectorSettings
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
 from jtsgen.evaluate.frameworks import FRAMEWORKS, evaluate_framework, holdout_split
+from jtsgen.evaluate.realism import discriminative_score, summarise_runs
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats import CGATSConfig
 from jtsgen.models.generators import GeneratorSettings
@@ -331,7 +332,22 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
         cells += stage(f"detector {det}", every_framework)
     return {"cells": cells, "n_train": int(len(train.x_btc)), "n_test": int(len(test.x_btc)),
             **({"n_holdout": int(len(holdout.x_btc))} if holdout is not None else {}),
-            "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()}}
+            "synthetic_anomaly_rate": {k: float(v.y_bt.mean()) for k, v in synth.items()},
+            "realism": anomaly_realism(train, synth, seed=config.seed + run)}
+
+
+def anomaly_realism(train: Labelled, synth: dict[str, Labelled], *, seed: int) -> dict:
+    """``{"real": ..., name: ...}``: :func:`jtsgen.evaluate.realism.summarise_runs` of the
+    real training windows and of every generated set (augmenters aside), the latter
+    with ``real_vs_generated_accuracy`` (a classifier telling their anomalous windows
+    from the real ones, held out; 0.5 = indistinguishable)."""
+    out = {"real": summarise_runs(train.x_btc, train.y_bt)}
+    for name in sorted(set(synth) & set(GENERATORS)):
+        s = synth[name]
+        out[name] = {**summarise_runs(s.x_btc, s.y_bt),
+                     "real_vs_generated_accuracy": discriminative_score(
+                         train.x_btc, train.y_bt, s.x_btc, s.y_bt, seed=seed)}
+    return out
 
 
 def run_all(config: FrameworksConfig, workdir: Path,
@@ -474,6 +490,37 @@ def baselines_markdown(rows: list[dict], config: FrameworksConfig, dataset: str)
         f"Labelled share of the training steps: {_share(look, dets[0], pairs)}.\n")
 
 
+REALISM_COLUMNS = {"runs": "labelled runs", "offset_mean": "run offset",
+                   "within_dx_mean": "within-run |Δx|", "length_mean": "run length",
+                   "normal_dx_mean": "normal |Δx|",
+                   "real_vs_generated_accuracy": "real-vs-generated acc."}
+
+
+def realism_markdown(runs: list[dict]) -> str | None:
+    """Anomaly realism of the real training windows and each generated set, mean (± std)
+    over the runs that recorded it; None when none did (runs saved before it)."""
+    saved = [r["realism"] for r in runs if "realism" in r]
+    if not saved:
+        return None
+    names = ["real"] + [n for n in saved[0] if n != "real"]
+    body = []
+    for name in names:
+        cells = [GENERATORS.get(name, "real training windows")]
+        for col in REALISM_COLUMNS:
+            values = np.asarray([r[name].get(col, np.nan) for r in saved], np.float64)
+            cells.append("" if np.isnan(values).all() else
+                         tables.cell(float(np.nanmean(values)), float(np.nanstd(values)),
+                                     len(saved)))
+        body.append(cells)
+    return "\n".join(tables.markdown(["Set", *REALISM_COLUMNS.values()], body)) + (
+        f"\n\nLabelled runs of the real training windows and of each generator's set "
+        f"({len(saved)} run(s)): offset = mean |x - the local normal level| over a run "
+        "(the line between the last unlabelled values around it), within-run |Δx| (runs "
+        "of 2+ steps), normal |Δx| = the roughness of unlabelled steps; real-vs-generated "
+        "acc. = held-out accuracy of a classifier telling the set's anomalous windows "
+        "from the real ones (0.5 = indistinguishable). jtsgen.evaluate.realism.\n")
+
+
 def csv(rows: list[dict]) -> str:
     return tables.csv(["detector", "framework", "source", "n_fit", "n_test"] + [
         f"{m}_{s}" for m in METRICS for s in ("mean", "std")], rows)
@@ -482,9 +529,10 @@ def csv(rows: list[dict]) -> str:
 def write_tables(config: FrameworksConfig, workdir: Path, runs: list[dict],
                  data_note: str, dataset: str = "data", extra: dict | None = None) -> dict:
     """Writes ``results.json`` (with ``extra``), ``frameworks.md``, ``augmentations.md``,
-    ``baselines.md`` (when ``baseline_detectors``; its row named ``dataset``) and
-    ``cells.csv`` into ``workdir``; returns the results. With ``only_runs`` (a part of
-    the runs) it writes nothing and returns ``{"runs": runs}``."""
+    ``baselines.md`` (when ``baseline_detectors``; its row named ``dataset``),
+    ``realism.md`` (when the runs recorded it) and ``cells.csv`` into ``workdir``;
+    returns the results. With ``only_runs`` (a part of the runs) it writes nothing and
+    returns ``{"runs": runs}``."""
     if config.only_runs:
         print(f"runs {list(config.only_runs)} saved in {workdir / 'runs'}; the same command "
               "without --config.only_runs reads them back and writes the tables", flush=True)
@@ -510,6 +558,9 @@ def write_tables(config: FrameworksConfig, workdir: Path, runs: list[dict],
               "augmentations.md": augmentations_markdown(rows, config)}
     if config.baseline_detectors:
         tables["baselines.md"] = baselines_markdown(rows, config, dataset)
+    realism = realism_markdown(runs)
+    if realism is not None:
+        tables["realism.md"] = realism
     write_outputs(workdir, {"results.json": results}, {**tables, "cells.csv": csv(rows)},
                   show="\n".join(tables.values()))
     return results
