@@ -161,6 +161,34 @@ def test_calibrated_temperature_matches_the_datas_roughness(stage1):
     assert cgats.calibrate_temperature(model, jax.random.key(1), noisy, y).temperature > t
 
 
+def test_labelled_steps_get_their_own_calibrated_temperature(stage1):
+    """With label_temperature, labelled steps are sampled at a temperature matched to the
+    roughness inside the training windows' labelled runs, unlabelled ones as before;
+    an explicit temperature still applies everywhere (0 = the decoder's mean)."""
+    _, x, y = stage1
+    model = cgats.calibrate_temperature(_stage2(stage1, "anomaly_latent"), jax.random.key(1),
+                                        x, y)
+    split = cgats.calibrate_temperature(
+        model.replace(config=dataclasses.replace(model.config, label_temperature=True)),
+        jax.random.key(1), x, y)
+    assert split.temperature == model.temperature and model.label_temperature is None
+    assert 0.0 <= split.label_temperature <= 1.0
+    key, labels = jax.random.key(0), y[:64]
+    lab = labels > 0
+    both = cgats.generate(split, key, labels)
+    normal_only = cgats.generate(split, key, labels, label_temperature=0.0)
+    mean = cgats.generate(split, key, labels, temperature=0.0)
+    np.testing.assert_allclose(normal_only[lab], mean[lab], atol=1e-5)  # labelled: the mean
+    np.testing.assert_allclose(normal_only[~lab], both[~lab], atol=1e-5)  # rest: as before
+    shared = cgats.generate(model, key, labels)
+    np.testing.assert_allclose(shared[~lab], both[~lab], atol=1e-5)
+    hot = x.copy()
+    hot[y > 0] += 0.5 * np.random.default_rng(0).standard_normal(hot[y > 0].shape).astype(
+        np.float32)  # rougher anomalies in the data: hotter labelled sampling
+    assert cgats.calibrate_temperature(split, jax.random.key(1), hot, y).label_temperature > (
+        split.label_temperature)
+
+
 def test_bad_decoder_names_are_rejected():
     with pytest.raises(ValueError, match="decoder"):
         CGATSConfig(decoder="transformer")

@@ -117,6 +117,10 @@ class CGATSConfig:
     state_from_z: bool = True
     marginal: str = "identity"
     noise: str = "gaussian"
+    # jtsgen's: calibrate the output-noise temperature of labelled steps on their own
+    # (the roughness inside the training windows' labelled runs), not with the normal
+    # steps' (see calibrate_temperature)
+    label_temperature: bool = False
 
     def __post_init__(self):
         for name in ("seq_len", "channels", "latent", "head_hidden", "batch_size",
@@ -315,7 +319,8 @@ class CGATSState(struct.PyTreeNode):
     cholesky [latent, latent])`` of the aggregate posterior of z; ``anomaly_prior``
     ``(mu, sigma)``, each ``[N, anomaly_dim]``, of q(a | X, Y) over the training
     windows; ``temperature`` the output-noise scale :func:`calibrate_temperature`
-    chose; ``marginal_q`` the training quantiles ``[n_quantiles, C]`` of
+    chose (``label_temperature``: that of labelled steps, when calibrated apart);
+    ``marginal_q`` the training quantiles ``[n_quantiles, C]`` of
     ``marginal="quantile"`` (the networks see and produce N(0, 1) scores);
     ``residual_bank`` ``[M, T, C]`` the normal training windows' residuals of
     ``noise="residual"`` (model space). A field is None until the stage that fills it
@@ -330,6 +335,7 @@ class CGATSState(struct.PyTreeNode):
     latent_prior: tuple[Any, Any] | None = None
     anomaly_prior: tuple[Any, Any] | None = None
     temperature: float | None = None
+    label_temperature: float | None = None
     marginal_q: Any = None
     residual_bank: Any = None
 
@@ -483,31 +489,40 @@ def calibrate_temperature(state: CGATSState, key, x_btc, y_bt, max_windows: int 
     bisection on [0, 1], the temperature at which the mean |Δ²x| (second
     difference: noise, not the slope of a smooth pattern) over unlabelled steps of
     series generated for (up to ``max_windows``) training label vectors matches that
-    of the training windows ``x_btc`` themselves (training data only).
+    of the training windows ``x_btc`` themselves (training data only). With
+    ``config.label_temperature`` it then picks, the same way with that temperature
+    kept on unlabelled steps, ``label_temperature`` for the labelled steps: the mean
+    |Δ²x| inside labelled runs (three labelled steps in a row: the noise within an
+    anomaly, not its jump) matched to the training windows' (on KPI the decoder's σ
+    on labelled steps, fitted to a few very large spikes, makes them ~3x rougher).
     """
     y = np.asarray(y_bt, np.float32)[:max_windows]
     x = np.asarray(x_btc, np.float32)[:max_windows]
+    steps = {"normal": (y[:, 2:] == 0) & (y[:, 1:-1] == 0) & (y[:, :-2] == 0),
+             "labelled": (y[:, 2:] > 0) & (y[:, 1:-1] > 0) & (y[:, :-2] > 0)}
 
-    def roughness(x_btc):
-        normal = (y[:, 2:] == 0) & (y[:, 1:-1] == 0) & (y[:, :-2] == 0)
+    def roughness(x_btc, part):
         d2 = np.abs(np.diff(np.asarray(x_btc)[..., 0], n=2, axis=1))
-        return float(d2[normal].mean()) if normal.any() else float(d2.mean())
+        return float(d2[steps[part]].mean()) if steps[part].any() else float(d2.mean())
 
-    def rough_at(t):
-        return roughness(generate(state, key, y, temperature=t))
+    def bisect(rough_at, target):
+        lo, hi = 0.0, 1.0
+        if rough_at(hi) <= target:
+            return hi
+        if rough_at(lo) < target:
+            for _ in range(iters):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if rough_at(mid) < target else (lo, mid)
+        return lo
 
-    target = roughness(x)
-    lo, hi = 0.0, 1.0
-    if rough_at(hi) <= target:
-        lo = hi
-    elif rough_at(lo) < target:
-        for _ in range(iters):
-            mid = 0.5 * (lo + hi)
-            if rough_at(mid) < target:
-                lo = mid
-            else:
-                hi = mid
-    return state.replace(temperature=lo)
+    normal = bisect(lambda t: roughness(generate(state, key, y, temperature=t), "normal"),
+                    roughness(x, "normal"))
+    state = state.replace(temperature=normal, label_temperature=None)
+    if not state.config.label_temperature or not steps["labelled"].any():
+        return state
+    labelled = bisect(lambda t: roughness(generate(state, key, y, label_temperature=t),
+                                          "labelled"), roughness(x, "labelled"))
+    return state.replace(label_temperature=labelled)
 
 
 def _fit_anomaly_prior(state: CGATSState, x_btc, y_bt, max_windows: int = 2048) -> CGATSState:
@@ -610,7 +625,8 @@ def sample_anomaly(state: CGATSState, key, n: int, prior: str = "fitted") -> jax
 
 
 def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
-             prior: str = "fitted", temperature: float | None = None) -> np.ndarray:
+             prior: str = "fitted", temperature: float | None = None,
+             label_temperature: float | None = None) -> np.ndarray:
     """Series ``x_btc [B, T, C]`` carrying the label vectors ``labels_bt [B, T]``.
 
     ``z_bd`` defaults to :func:`sample_latent` draws (``prior``: ``"fitted"``
@@ -620,8 +636,12 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
     noise: 0 gives the decoder's mean (the paper's generation), 1 the model's own
     distribution (the autoregressive decoder's default); the non-autoregressive
     decoders default to the temperature :func:`calibrate_temperature` fitted after
-    stage 2 (the data's roughness). The same ``key`` with different labels uses the
-    same z, a and noise, so outputs differ only through the labels.
+    stage 2 (the data's roughness). ``label_temperature`` scales the noise of labelled
+    steps; by default the state's (when calibrated apart) if ``temperature`` is not
+    given, else ``temperature`` (so ``temperature=0`` is the mean everywhere). The
+    autoregressive decoder samples at ``temperature`` throughout. The same ``key`` with
+    different labels uses the same z, a and noise, so outputs differ only through the
+    labels.
     """
     _require_trained(state)
     c = state.config
@@ -637,28 +657,35 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
     elif c.decoder != "anomaly_latent" or np.shape(a_bd) != (y.shape[0], c.anomaly_dim):
         raise InputError("a_bd", f"expected shape {(y.shape[0], c.anomaly_dim)} with "
                                  f"decoder 'anomaly_latent', got {np.shape(a_bd)}")
+    if label_temperature is None:
+        label_temperature = (state.label_temperature if temperature is None else None)
     if temperature is None:
         temperature = (1.0 if c.decoder == "autoregressive" else
                        state.temperature if state.temperature is not None else 0.0)
+    if label_temperature is None:
+        label_temperature = temperature
     if c.noise == "residual":
         bank = state.residual_bank
         noise = bank[jax.random.randint(kn, (y.shape[0],), 0, bank.shape[0])]
     else:
         noise = jax.random.normal(kn, (y.shape[0], c.seq_len, c.channels), jnp.float32)
     x = _sample_jit(state.dec_params, c, jnp.asarray(z_bd), jnp.asarray(y), a_bd, noise,
-                    float(temperature))
+                    float(temperature), float(label_temperature))
     return _from_model_space(state, x)
 
 
-def _sample(params, c: CGATSConfig, z, y, a, noise, temperature):
+def _sample(params, c: CGATSConfig, z, y, a, noise, temperature, label_temperature=None):
     """Generation: ancestral sampling for the autoregressive decoder, else the
-    decoder's mean plus ``temperature`` times its per-step noise (``noise``: N(0, 1)
-    draws scaled by the decoder's σ, or residual windows as they are)."""
+    decoder's mean plus a temperature times its per-step noise (``noise``: N(0, 1)
+    draws scaled by the decoder's σ, or residual windows as they are):
+    ``label_temperature`` on labelled steps (``y > 0``), ``temperature`` elsewhere."""
     _, _, dec2 = _nets(c)
     if c.decoder == "autoregressive":
         return sample_anomaly_decoder(params["dec2"], dec2, z, y, noise, temperature)
     args = (z, y) if c.decoder == "paper" else (z, y, a)
     mean, logvar = dec2.apply({"params": params["dec2"]}, *args)
+    if label_temperature is not None:
+        temperature = jnp.where(y[..., None] > 0, label_temperature, temperature)
     if c.noise == "residual":
         return mean + temperature * noise
     logvar = jnp.maximum(logvar, c.min_logvar)
