@@ -2,7 +2,8 @@
 ``python -m experiments.readme_tables``.
 
 A block ``<!-- table: docs/results/EXP/NAME.md -->`` ... ``<!-- /table -->`` is
-replaced by the table lines (those starting with ``|``) of that file, so the README's
+replaced by the table lines (those starting with ``|``; separate tables keep a blank
+line between them) of that file, so the README's
 numbers are the committed runs' numbers; ``tests/test_readme_tables.py`` fails when
 they differ. Paths in a block are relative to the repository root.
 """
@@ -21,10 +22,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def table_lines(path: Path) -> str:
-    """The ``|`` lines of a Markdown file, newline-terminated."""
+    """The ``|`` lines of a Markdown file, newline-terminated; separate tables (runs of
+    ``|`` lines) stay separated by one blank line."""
     if not path.is_file():
         raise InputError(str(path), "table file not found")
-    return "".join(f"{line}\n" for line in path.read_text().splitlines() if line.startswith("|"))
+    tables, current = [], []
+    for line in path.read_text().splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(f"{line}\n")
+        elif current:
+            tables.append("".join(current))
+            current = []
+    return "\n".join(tables)
 
 
 def render(readme: str, root: Path = ROOT) -> str:

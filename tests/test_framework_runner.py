@@ -163,3 +163,27 @@ def test_with_real_holdout_no_fit_and_no_source_sees_a_held_out_window(monkeypat
     assert len(seen) == 3 and all(not (s & held[0]) for s in seen)  # augment, two fits
     with pytest.raises(InputError, match="--config.holdout_frac"):
         framework_runner.check_config(dataclasses.replace(config, holdout_frac=1.0))
+
+
+def _cells(det, trtr, **sources):
+    return [{"detector": det, "framework": "TRTR", "source": None, "f1": trtr}] + [
+        {"detector": det, "framework": "T(R+S)TR", "source": s, "f1": f} for s, f in
+        sources.items()] + [{"detector": det, "framework": "TSTR", "source": "cgats", "f1": 0.0}]
+
+
+def test_paired_differences_subtract_run_by_run_and_count_the_wins():
+    runs = [{"cells": _cells("ncad", 0.40, cgats=0.50, cutmix=0.45)},
+            {"cells": _cells("ncad", 0.30, cgats=0.32, cutmix=0.40)},
+            {"cells": _cells("ncad", 0.20, cgats=0.26, cutmix=0.20)}]
+    diff = framework_runner.paired_differences(runs, "ncad")
+    assert set(diff) == {"TRTR", "cutmix"}  # TSTR is not a column of Table 3
+    mean, std, wins = diff["TRTR"]
+    assert mean == pytest.approx(np.mean([0.10, 0.02, 0.06])) and wins == 3
+    assert std == pytest.approx(np.std([0.10, 0.02, 0.06]))
+    mean, _, wins = diff["cutmix"]
+    assert mean == pytest.approx(np.mean([0.05, -0.08, 0.06])) and wins == 2
+    config = dataclasses.replace(frameworks_sines.get_config("smoke"), detectors=("ncad",),
+                                 augmentations=("cutmix", "cgats"))
+    table = framework_runner.paired_markdown(runs, config)
+    assert "| NCAD | +0.060 ± 0.033 (3/3) | +0.010 ± 0.064 (2/3) |" in table
+    assert framework_runner.paired_markdown(runs[:1], config) is None  # one run: no pairs

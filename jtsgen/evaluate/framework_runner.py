@@ -91,7 +91,8 @@ DETECTOR_STEPS = ("fixed", "epochs")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
 ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [], "holdout_frac": 0.2,
-                  "model": {"marginal": "identity", "noise": "gaussian"},
+                  "model": {"marginal": "identity", "noise": "gaussian",
+                            "label_temperature": False},
                   "robusttad": {"replicas": 1}}
 GENERATE_CHUNK = 512
 
@@ -451,9 +452,11 @@ def frameworks_markdown(rows: list[dict], config: FrameworksConfig) -> str:
         f"scores F1 {floors}. Labelled share of each framework's training steps: {share}.\n")
 
 
-def augmentations_markdown(rows: list[dict], config: FrameworksConfig) -> str:
+def augmentations_markdown(rows: list[dict], config: FrameworksConfig,
+                           runs: list[dict] | None = None) -> str:
     """Table 3's layout: F1 without augmentation (TRTR) and in T(R+S)TR per source, then
-    the same cells' test-oracle F1 as clearly named extra columns."""
+    the same cells' test-oracle F1 as clearly named extra columns; given the ``runs``
+    (two or more), also :func:`paired_markdown`."""
     look = {(r["detector"], r["framework"], r["source"]): r for r in rows}
     names = {**GENERATORS, **{k: v[0] for k, v in AUGMENTERS.items()}}
     cols = [("w/o Aug. (TRTR)", ("TRTR", ""))] + [
@@ -463,11 +466,55 @@ def augmentations_markdown(rows: list[dict], config: FrameworksConfig) -> str:
             + [_cell(look[(det, *k)], "f1", config.n_runs) for _, k in cols]
             + [_cell(look[(det, *k)], "f1_test_oracle", config.n_runs) for _, k in cols]
             for det in config.detectors]
-    return "\n".join(tables.markdown(head, body)) + (
+    text = "\n".join(tables.markdown(head, body)) + (
         f"\n\nPoint-wise F1 on the real test data ({config.n_runs} run(s)); every "
         "augmented column trains on the real training series plus that source's set; "
         f"{_threshold_note(config)}. {ORACLE_NOTE}. Labelled share of the training "
         f"steps: {_share(look, config.detectors[0], cols)}.\n")
+    paired = paired_markdown(runs, config) if runs is not None else None
+    return text if paired is None else text + "\n" + paired
+
+
+def paired_differences(runs: list[dict], detector: str, source: str = "cgats") -> dict:
+    """``{column: (mean, std, wins)}``: ``source``'s T(R+S)TR F1 minus each other column's
+    (TRTR as ``"TRTR"``, every other source), paired by run (same split, same detector
+    key), its mean and std over runs, and in how many runs ``source`` was higher."""
+    f1: dict[str, list[float]] = {}
+    for run in runs:
+        for c in run["cells"]:
+            if c["detector"] == detector and (c["framework"], c["source"]) == ("TRTR", None):
+                f1.setdefault("TRTR", []).append(c["f1"])
+            elif c["detector"] == detector and c["framework"] == "T(R+S)TR":
+                f1.setdefault(c["source"], []).append(c["f1"])
+    ref = np.asarray(f1.get(source, []), np.float64)
+    out = {}
+    for col, values in f1.items():
+        if col != source and len(values) == len(ref):
+            d = ref - np.asarray(values, np.float64)
+            out[col] = (float(d.mean()), float(d.std()), int((d > 0).sum()))
+    return out
+
+
+def paired_markdown(runs: list[dict], config: FrameworksConfig,
+                    source: str = "cgats") -> str | None:
+    """C-GATS's T(R+S)TR F1 minus every other column of Table 3, paired by run (mean ±
+    std, runs won); None with one run or without C-GATS among the sources."""
+    if len(runs) < 2 or source not in config.augmentations:
+        return None
+    names = {"TRTR": "w/o Aug. (TRTR)", **GENERATORS,
+             **{k: v[0] for k, v in AUGMENTERS.items()}}
+    cols = ["TRTR"] + [s for s in config.augmentations if s != source]
+    body = []
+    for det in config.detectors:
+        diff = paired_differences(runs, det, source)
+        body.append([registry.LABELS[det]] + [
+            f"{diff[c][0]:+.3f} ± {diff[c][1]:.3f} ({diff[c][2]}/{len(runs)})" if c in diff
+            else "" for c in cols])
+    return "\n".join(tables.markdown(
+        ["Detector"] + [f"{names[source]} − {names[c]}" for c in cols], body)) + (
+        f"\n\n{names[source]}'s T(R+S)TR F1 minus each column's, paired by run (the same "
+        "split and detector key in both): mean ± std over runs (runs where "
+        f"{names[source]} is higher / runs). A mean within its std is not a ranking.\n")
 
 
 def baselines_markdown(rows: list[dict], config: FrameworksConfig, dataset: str) -> str:
@@ -555,7 +602,7 @@ def write_tables(config: FrameworksConfig, workdir: Path, runs: list[dict],
                                             "F1 with the threshold chosen on real + "
                                             "synthetic instead"}}
     tables = {"frameworks.md": frameworks_markdown(rows, config),
-              "augmentations.md": augmentations_markdown(rows, config)}
+              "augmentations.md": augmentations_markdown(rows, config, runs)}
     if config.baseline_detectors:
         tables["baselines.md"] = baselines_markdown(rows, config, dataset)
     realism = realism_markdown(runs)
