@@ -93,7 +93,9 @@ DETECTOR_STEPS = ("fixed", "epochs")
 ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [], "holdout_frac": 0.2,
                   "model": {"marginal": "identity", "noise": "gaussian",
                             "label_temperature": False},
-                  "robusttad": {"replicas": 1}}
+                  "robusttad": {"replicas": 1},
+                  # SR-CNN's receptive field and step floor came later: off before
+                  "sr_cnn": {"fit_context": False, "min_epochs": 0.0}}
 GENERATE_CHUNK = 512
 
 
