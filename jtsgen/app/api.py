@@ -354,13 +354,10 @@ def _preview(values_bt: np.ndarray, y_bt: np.ndarray, path: Path, rows: int = 6)
 
 
 def _save(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
+    from jtsgen.evaluate.report_plots import save_figure  # the one atomic PNG writer
 
-    tmp = path.with_name(f".{path.name}.tmp.png")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=90)
 
 
 def evaluate(workdir: str | Path, *, detectors: Sequence[str] | None = None,

@@ -17,12 +17,10 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    plt = _pyplot()
-    tmp = path.with_suffix(".tmp.png")
+    from jtsgen.evaluate.report_plots import save_figure  # the one atomic PNG writer
+
     fig.tight_layout()
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def forecasts(path: Path, x_ic: np.ndarray, y_hc: np.ndarray, preds: dict[str, np.ndarray],
