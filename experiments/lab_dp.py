@@ -46,6 +46,7 @@ from jtsgen.train import (
     epsilon,
     fit_dp_sweep,
     init_replicas,
+    loss_ends,
     sample_rows,
 )
 
@@ -148,8 +149,7 @@ def sweep(config: Config, train: np.ndarray, holdout: np.ndarray, key: jax.Array
             points.append({
                 "clip": clip if private else None, "noise_multiplier": sigma, "steps": steps,
                 "epsilon": epsilon(sigma, q, steps, config.delta) if private else math.inf,
-                "loss_first10": float(losses[r, :10].mean()),
-                "loss_last10": float(losses[r, -10:].mean()),
+                **dict(zip(("loss_first10", "loss_last10"), loss_ends(losses[r]), strict=True)),
                 "clipped_share": float(clipped[r].mean()),
                 **score(config, train, holdout, synth, jax.random.fold_in(eval_key, r))})
         print(f"scored {k} runs at {steps} steps", flush=True)

@@ -37,6 +37,7 @@ from jtsgen.train import (
     epsilon,
     fit,
     fit_dp,
+    loss_ends,
     poisson_capacity,
     poisson_rows,
     sample_rows,
@@ -154,8 +155,7 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
              "sample_rate": config.batch_size / config.n_train}
     for name, run in (("lstm_vae", vae), ("lstm_vae_dp", dp_run), ("ddpm", dm)):
         losses = run.history["loss"]
-        facts[f"{name}_loss_first10"] = float(np.mean(losses[:10]))
-        facts[f"{name}_loss_last10"] = float(np.mean(losses[-10:]))
+        facts[f"{name}_loss_first10"], facts[f"{name}_loss_last10"] = loss_ends(losses)
     facts["lstm_vae_dp_clipped_share"] = float(np.mean(dp_run.history["clipped_share"]))
     if "overflow" in dp_run.history:  # Poisson batches: their mean size and any overflow
         facts["lstm_vae_dp_mean_batch"] = float(np.mean(dp_run.history["batch_size"]))

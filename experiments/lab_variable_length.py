@@ -30,7 +30,7 @@ from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
 from jtsgen.models import lstm_vae
-from jtsgen.train import adam, create_state, fit, sample_rows
+from jtsgen.train import adam, create_state, fit, loss_ends, sample_rows
 
 METRICS = ("acf_distance", "trend_distance", "std_ratio", "mmd2")
 SOURCES = ("lstm_vae", "train", "noise")
@@ -108,9 +108,8 @@ def train_and_generate(config: Config, train, n: int, key: jax.Array):
               num_steps=config.vae_steps, steps_per_call=config.steps_per_call, progress=False)
     pool = lstm_vae.lengths_of(jax.numpy.asarray(train[1]))
     x, m = lstm_vae.generate_masked(run.state.params, k_gen, n, vae_cfg, pool)
-    losses = run.history["loss"]
-    facts = {"loss_first10": float(np.mean(losses[:10])),
-             "loss_last10": float(np.mean(losses[-10:]))}
+    first, last = loss_ends(run.history["loss"])
+    facts = {"loss_first10": first, "loss_last10": last}
     return (np.asarray(x, np.float32), np.asarray(m, np.float32)), facts
 
 

@@ -26,6 +26,7 @@ from jtsgen.train import (
     create_state,
     fit,
     local_mesh,
+    loss_ends,
     per_device_rows,
     sample_rows,
     to_default_device,
@@ -96,8 +97,8 @@ def run(config: Config, workdir: str | Path) -> dict:
     losses = result.history["loss"]
     results = {
         "loss_first": losses[0], "loss_last": losses[-1],
-        "loss_first10_mean": float(np.mean(losses[:10])),
-        "loss_last10_mean": float(np.mean(losses[-10:])),
+        "loss_first10_mean": loss_ends(losses)[0],
+        "loss_last10_mean": loss_ends(losses)[1],
         "history": result.history, "fidelity": fidelity,
     }
     write_json(workdir / "results.json", results)

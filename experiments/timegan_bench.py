@@ -44,7 +44,7 @@ from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
 from jtsgen.evaluate.trained_scores import trained_scores
 from jtsgen.models import ddpm, lstm_vae
-from jtsgen.train import adam, create_state, fit, sample_rows
+from jtsgen.train import adam, create_state, fit, loss_ends, sample_rows
 
 GENERATORS = {"lstm_vae": "LSTM-VAE (ours)", "ddpm": "DDPM, temporal denoiser (ours)"}
 REFERENCE = ("real", "real Sines, fresh draw (floor)")
@@ -185,8 +185,8 @@ def train_generators(config: Config, train: np.ndarray, key: jax.Array) -> tuple
                   loss_fn=ddpm.make_loss_fn(dm_cfg), num_steps=config.ddpm_steps, **common)
         samples["ddpm"] = ddpm.sample(run.state.params, keys.ddpm_sample, n, dm_cfg)
         facts["ddpm"] = run.history["loss"]
-    losses = {f"{k}_loss_{part}10": float(np.mean(v[:10] if part == "first" else v[-10:]))
-              for k, v in facts.items() for part in ("first", "last")}
+    losses = {f"{k}_loss_{part}10": value for k, v in facts.items()
+              for part, value in zip(("first", "last"), loss_ends(v), strict=True)}
     return {k: (np.asarray(v, np.float64) * std + mean).astype(np.float32)
             for k, v in samples.items()}, losses
 

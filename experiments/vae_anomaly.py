@@ -37,6 +37,7 @@ from jtsgen.data import fit_standard_scaler, make_periodic_multifeature, split_c
 from jtsgen.detect import vae_detector
 from jtsgen.evaluate import tables
 from jtsgen.metrics import point_prf
+from jtsgen.train import loss_ends
 
 COLUMNS = ("latent", "window_precision", "window_recall", "window_f1",
            "point_precision", "point_recall", "point_f1")
@@ -125,8 +126,8 @@ def run(config: Config, workdir: str | Path) -> dict:
         row = {"latent": latent, **evaluate(fitted, x_test, y_test),
                "step_threshold": fitted.threshold,
                "window_threshold": fitted.info["window_threshold"],
-               "loss_first10_mean": float(np.mean(loss[:10])),
-               "loss_last10_mean": float(np.mean(loss[-10:])), "fit_seconds": seconds}
+               "loss_first10_mean": loss_ends(loss)[0],
+               "loss_last10_mean": loss_ends(loss)[1], "fit_seconds": seconds}
         rows.append(row)
         print(f"latent {latent}: window F1 {row['window_f1']:.3f}, point F1 "
               f"{row['point_f1']:.3f} (loss {row['loss_first10_mean']:.1f} -> "

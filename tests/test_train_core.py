@@ -416,3 +416,10 @@ FIT_DATA_PARALLEL = textwrap.dedent("""
 
 def test_fit_and_experiments_train_data_parallel_over_2_devices():
     run_on_cpu_devices(FIT_DATA_PARALLEL, 2)
+
+
+def test_loss_ends_are_the_means_of_the_first_and_last_steps():
+    from jtsgen.train import loss_ends
+
+    assert loss_ends([4.0, 2.0, 1.0, 1.0, 0.0], n=2) == (3.0, 0.5)
+    assert loss_ends(np.arange(30.0)) == (4.5, 24.5)

@@ -77,7 +77,7 @@ from jtsgen.evaluate.report_plots import (
 from jtsgen.models import cgats, generators
 from jtsgen.models.cgats_labels import label_vector
 from jtsgen.models.generators import GeneratorSettings
-from jtsgen.train import local_mesh
+from jtsgen.train import local_mesh, loss_ends
 
 STATES_FILE = "generators.pkl"
 
@@ -227,8 +227,8 @@ def _loss_summary(histories: dict) -> dict:
         for stage, hist in stages.items():
             loss = np.asarray(hist.get("loss", []), np.float64)
             if loss.size:
-                out[f"{name} {stage}"] = {"first10": float(loss[:10].mean()),
-                                          "last10": float(loss[-10:].mean()),
+                first, last = loss_ends(loss)
+                out[f"{name} {stage}"] = {"first10": first, "last10": last,
                                           "steps": int(loss.size)}
     return out
 

@@ -18,7 +18,7 @@ from jtsgen.train.ensemble import (
     make_ensemble_fused_steps,
     shard_replicas,
 )
-from jtsgen.train.loop import FitResult, TrainingDiverged, fit
+from jtsgen.train.loop import FitResult, TrainingDiverged, fit, loss_ends
 from jtsgen.train.parallel import (
     data_mesh,
     for_one_device,
@@ -51,6 +51,7 @@ __all__ = [
     "epsilon",
     "fit_dp",
     "fit_dp_sweep",
+    "loss_ends",
     "DPSettings",
     "make_dp_step_fn",
     "per_example_grads",

@@ -52,6 +52,13 @@ class FitResult:
     resumed_from: int | None = None
 
 
+def loss_ends(losses, n: int = 10) -> tuple[float, float]:
+    """``(mean of the first n, mean of the last n)`` of a loss history (any sequence of
+    floats, one per step): the "did it learn" summary the experiments report."""
+    values = np.asarray(losses, np.float64)
+    return float(values[:n].mean()), float(values[-n:].mean())
+
+
 _COMPILED: dict[tuple, Any] = {}
 
 
