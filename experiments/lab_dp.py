@@ -1,7 +1,7 @@
 """Generative lab, seed 000 Exercise 6: the privacy-utility trade-off of DP-SGD.
 
 ``python -m experiments.lab_dp [--profile smoke|quick] [--workdir DIR]
-[--config.key=value ...]``. The lab's data (:func:`jtsgen.data.lab_windows`: a
+[--config.key=value ...]``. The lab's data (:func:`jtsgen.data.lab_train_holdout`: a
 training set and a real hold-out) and its LSTM-VAE, trained with DP-SGD on a grid of
 clip norms C x noise multipliers σ, all runs as one vmapped program
 (:func:`jtsgen.train.fit_dp_sweep`), plus one run without privacy in the same program
@@ -31,7 +31,7 @@ import numpy as np
 
 from experiments.common import main, prepare_workdir
 from jtsgen.config import check_counts, write_outputs
-from jtsgen.data import lab_windows
+from jtsgen.data import lab_train_holdout
 from jtsgen.data.generators import LAB_DATASETS
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
@@ -244,9 +244,8 @@ def run(config: Config, workdir: str | Path) -> dict:
     """Trains the sweep, scores every snapshot, writes the table, JSON and figure."""
     check(config)
     workdir = prepare_workdir(config, workdir)
-    x = lab_windows(config.dataset, config.n_train + config.n_holdout, config.seq_len,
-                    config.seed)
-    train, holdout = x[: config.n_train], x[config.n_train:]
+    train, holdout = lab_train_holdout(config.dataset, config.n_train, config.n_holdout,
+                                       config.seq_len, config.seed)
     sweep_key, noise_key = jax.random.split(jax.random.key(config.seed))
     points = sweep(config, train, holdout, sweep_key)
     noise = noise_reference(config, train, holdout, noise_key)

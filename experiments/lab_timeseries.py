@@ -24,7 +24,7 @@ import numpy as np
 
 from experiments.common import main, prepare_workdir
 from jtsgen.config import write_json
-from jtsgen.data import lab_windows
+from jtsgen.data import lab_train_holdout
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
 from jtsgen.evaluate.privacy import privacy_report
@@ -91,10 +91,9 @@ def get_config(profile: str = "quick") -> Config:
 
 def load_data(config: Config) -> tuple[np.ndarray, np.ndarray]:
     """``(train [n_train, T, C], holdout [n_holdout, T, C])``: disjoint windows, each
-    channel of each window z-normalised (:func:`jtsgen.data.lab_windows`)."""
-    x = lab_windows(config.dataset, config.n_train + config.n_holdout, config.seq_len,
-                    config.seed)
-    return x[: config.n_train], x[config.n_train:]
+    channel of each window z-normalised (:func:`jtsgen.data.lab_train_holdout`)."""
+    return lab_train_holdout(config.dataset, config.n_train, config.n_holdout,
+                             config.seq_len, config.seed)
 
 
 class TrainKeys(NamedTuple):

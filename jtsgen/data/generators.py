@@ -18,7 +18,8 @@
   events, 3 channels. ``x_tc`` float32 ``[T, C]`` with a ``pandas.DatetimeIndex``;
   ``y_t`` marks event steps.
 * :func:`lab_windows` — the generative lab's windows of seed 000 or seed 003 series,
-  z-normalised per window and channel, ``[n, T, C]``.
+  z-normalised per window and channel, ``[n, T, C]`` (:func:`lab_train_holdout`: split
+  into a training set and a real hold-out).
 
 The seeds used numpy's legacy global RNG; these use ``numpy.random.default_rng``,
 so numbers differ from the seeds' while the distributions are the same.
@@ -265,3 +266,11 @@ def lab_windows(dataset: str, n: int, seq_len: int, seed: int) -> np.ndarray:
         raise InputError("dataset", f"must be one of {LAB_DATASETS}, got {dataset!r}")
     x = (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
     return x.astype(np.float32)
+
+
+def lab_train_holdout(dataset: str, n_train: int, n_holdout: int, seq_len: int,
+                      seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train [n_train, T, C], holdout [n_holdout, T, C])``: disjoint
+    :func:`lab_windows`, the first ``n_train`` for training, the rest a real hold-out."""
+    x = lab_windows(dataset, n_train + n_holdout, seq_len, seed)
+    return x[:n_train], x[n_train:]

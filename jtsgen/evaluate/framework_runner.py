@@ -67,6 +67,7 @@ GENERATORS = {k: generators.GENERATORS[k].display for k in generators.TRAINABLE}
 AUGMENTERS = {"mixup": ("Mixup (α=0.2)", {"alpha": 0.2, "hard": True}),
               "cutmix": ("CutMix", {}), "combination": ("Combination", {})}
 SOURCES = tuple(GENERATORS) + tuple(AUGMENTERS)
+SOURCE_NAMES = {**GENERATORS, **{k: v[0] for k, v in AUGMENTERS.items()}}  # display names
 METRICS = ("precision", "recall", "f1", "f1_point_adjusted", "f1_flag_all", "f1_test_oracle",
            "train_anomaly_share", "f1_threshold_fit_data")
 BASELINE_PAIRS = (("TRTR", None), ("T(R+S)TR", "cgats"))  # Table 9: w/o Aug., with C-GATS
@@ -460,9 +461,8 @@ def augmentations_markdown(rows: list[dict], config: FrameworksConfig,
     the same cells' test-oracle F1 as clearly named extra columns; given the ``runs``
     (two or more), also :func:`paired_markdown`."""
     look = {(r["detector"], r["framework"], r["source"]): r for r in rows}
-    names = {**GENERATORS, **{k: v[0] for k, v in AUGMENTERS.items()}}
     cols = [("w/o Aug. (TRTR)", ("TRTR", ""))] + [
-        (names[s], ("T(R+S)TR", s)) for s in config.augmentations]
+        (SOURCE_NAMES[s], ("T(R+S)TR", s)) for s in config.augmentations]
     head = ["Detector"] + [n for n, _ in cols] + [f"{n} test-oracle F1" for n, _ in cols]
     body = [[registry.LABELS[det]]
             + [_cell(look[(det, *k)], "f1", config.n_runs) for _, k in cols]
@@ -503,8 +503,7 @@ def paired_markdown(runs: list[dict], config: FrameworksConfig,
     std, runs won); None with one run or without C-GATS among the sources."""
     if len(runs) < 2 or source not in config.augmentations:
         return None
-    names = {"TRTR": "w/o Aug. (TRTR)", **GENERATORS,
-             **{k: v[0] for k, v in AUGMENTERS.items()}}
+    names = {"TRTR": "w/o Aug. (TRTR)", **SOURCE_NAMES}
     cols = ["TRTR"] + [s for s in config.augmentations if s != source]
     body = []
     for det in config.detectors:

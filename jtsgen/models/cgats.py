@@ -657,11 +657,11 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
     elif c.decoder != "anomaly_latent" or np.shape(a_bd) != (y.shape[0], c.anomaly_dim):
         raise InputError("a_bd", f"expected shape {(y.shape[0], c.anomaly_dim)} with "
                                  f"decoder 'anomaly_latent', got {np.shape(a_bd)}")
-    if label_temperature is None:
-        label_temperature = (state.label_temperature if temperature is None else None)
-    if temperature is None:
+    if temperature is None:  # the state's own: both temperatures
         temperature = (1.0 if c.decoder == "autoregressive" else
                        state.temperature if state.temperature is not None else 0.0)
+        if label_temperature is None:
+            label_temperature = state.label_temperature
     if label_temperature is None:
         label_temperature = temperature
     if c.noise == "residual":
