@@ -31,7 +31,7 @@ import jax
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from jtsgen.config import check_counts, write_outputs
+from jtsgen.config import check_batch_size, check_counts, write_outputs
 from jtsgen.data.generators import make_trend_volatility
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
@@ -80,9 +80,7 @@ def check_config(config: Config) -> None:
         raise InputError("--config.seq_len", f"must be >= 8 (a line and two seasonal "
                                              f"periods are fitted), got {config.seq_len}")
     check_counts(config, ("n_train", "n_holdout", "vae_steps", "steps_per_call", "n_plot"))
-    if not 1 <= config.batch_size <= config.n_train:
-        raise InputError("--config.batch_size", f"must be in [1, n_train={config.n_train}], "
-                                                f"got {config.batch_size}")
+    check_batch_size(config)
     if not config.slope > 0:
         raise InputError("--config.slope", f"must be > 0, got {config.slope}")
     if not 0 < config.noise_low < config.noise_high:

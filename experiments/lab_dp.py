@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from jtsgen.config import check_counts, write_outputs
+from jtsgen.config import check_batch_size, check_counts, write_outputs
 from jtsgen.data import lab_train_holdout
 from jtsgen.data.generators import LAB_DATASETS
 from jtsgen.errors import InputError
@@ -84,7 +84,7 @@ def get_config(profile: str = "quick") -> Config:
 
 
 def check(config: Config) -> None:
-    check_counts(config, ("n_train", "n_holdout", "seq_len", "batch_size", "eval_steps",
+    check_counts(config, ("n_train", "n_holdout", "seq_len", "eval_steps",
                           "steps_per_call"))
     if config.dataset not in LAB_DATASETS:
         raise InputError("--config.dataset", f"must be one of {LAB_DATASETS}, "
@@ -98,9 +98,7 @@ def check(config: Config) -> None:
                          f"got {config.snapshots}")
     if not 0 < config.delta < 1:
         raise InputError("--config.delta", f"must be in (0, 1), got {config.delta}")
-    if config.batch_size > config.n_train:
-        raise InputError("--config.batch_size", f"{config.batch_size} exceeds n_train "
-                         f"{config.n_train}")
+    check_batch_size(config)
 
 
 def grid(config: Config) -> list[tuple[float, float]]:

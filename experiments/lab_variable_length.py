@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from experiments.common import main, prepare_workdir
-from jtsgen.config import check_counts, write_json
+from jtsgen.config import check_batch_size, check_counts, write_json
 from jtsgen.data.generators import make_trend_seasonal_spikes
 from jtsgen.errors import InputError
 from jtsgen.evaluate import fidelity as F
@@ -70,9 +70,7 @@ def check_config(config: Config) -> None:
         raise InputError("--config.lengths", f"length {max(config.lengths)} is above "
                          f"--config.pad_len={config.pad_len}")
     check_counts(config, ("n_train", "n_holdout", "vae_steps", "steps_per_call", "nlags"))
-    if not 1 <= config.batch_size <= config.n_train:
-        raise InputError("--config.batch_size", f"must be in [1, n_train={config.n_train}], "
-                         f"got {config.batch_size}")
+    check_batch_size(config)
 
 
 def pad_and_normalise(x_bt: np.ndarray, lengths_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

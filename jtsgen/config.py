@@ -191,6 +191,14 @@ def check_counts(config: Any, names: tuple[str, ...], prefix: str = "--config.")
             raise InputError(f"{prefix}{name}", f"must be >= 1, got {getattr(config, name)}")
 
 
+def check_batch_size(config: Any, prefix: str = "--config.") -> None:
+    """Raises :class:`InputError` naming ``prefix + "batch_size"`` unless
+    ``1 <= config.batch_size <= config.n_train`` (a batch drawn from the training set)."""
+    if not 1 <= config.batch_size <= config.n_train:
+        raise InputError(f"{prefix}batch_size", f"must be in [1, n_train={config.n_train}], "
+                                                f"got {config.batch_size}")
+
+
 def check_choices(arg: str, given: tuple, allowed: tuple, *, allow_empty: bool = False) -> None:
     """InputError naming ``arg`` when ``given`` has a value outside ``allowed`` (or is
     empty, unless ``allow_empty``)."""
