@@ -9,7 +9,7 @@ import pytest
 
 from experiments import frameworks_sines
 from jtsgen.config import to_dict, with_added_settings
-from jtsgen.detect import registry
+from jtsgen.detect import registry, robusttad
 from jtsgen.errors import InputError
 from jtsgen.evaluate import framework_runner
 
@@ -48,6 +48,43 @@ def test_epochs_rule_trains_t_rs_tr_as_many_passes_per_window_as_trtr(monkeypatc
     if rule == "epochs":
         assert "as many epochs" in framework_runner.frameworks_markdown(
             framework_runner.summarise([result]), config)
+
+
+def test_class_weight_from_real_train_keeps_robusttads_pos_weight_of_the_real_labels(
+        monkeypatch, tmp_path):
+    y_real = np.zeros((4, 10), np.float32)
+    y_real[:, :2] = 1.0  # 20 % labelled: inverse positive rate 4
+    resolved = registry.with_class_weight_of(registry.DetectorSettings(), "robusttad", y_real)
+    assert resolved.robusttad.pos_weight == pytest.approx(4.0)
+    fixed = dataclasses.replace(registry.DetectorSettings().robusttad, pos_weight=2.0)
+    settings = dataclasses.replace(registry.DetectorSettings(), robusttad=fixed)
+    assert registry.with_class_weight_of(settings, "robusttad", y_real) is settings
+    assert registry.with_class_weight_of(settings, "sr_cnn", y_real) is settings
+
+    config = dataclasses.replace(frameworks_sines.get_config("smoke"), detectors=("robusttad",),
+                                 frameworks=("TRTR", "TSTR"), augmentations=("mixup",))
+    train, test = frameworks_sines.split(config, frameworks_sines.make_data(config), 0)
+    real_weight = robusttad.positive_weight(train.y_bt, config.robusttad)
+    original = registry.fit_detector
+    for rule in ("fit_data", "real_train"):
+        weights = []
+
+        def spy(name, key, x, y, settings, weights=weights):
+            fitted = original(name, key, x, y, settings)
+            weights.append((float(robusttad.positive_weight(y, config.robusttad)),
+                            fitted.info["pos_weight"]))
+            return fitted
+
+        monkeypatch.setattr(registry, "fit_detector", spy)
+        framework_runner.run_once(dataclasses.replace(config, class_weight_from=rule),
+                                  train, test, 0, tmp_path / rule, progress=False)
+        own, used = np.asarray(weights).T  # TRTR, then fits on Mixup's (soft) labels
+        assert len(own) >= 2 and own[0] == pytest.approx(real_weight)
+        assert not np.allclose(own[1:], real_weight)  # their rate differs from the real one
+        assert used == pytest.approx(np.full_like(own, real_weight)
+                                     if rule == "real_train" else own)
+    with pytest.raises(InputError, match="class_weight_from"):
+        framework_runner.check_config(dataclasses.replace(config, class_weight_from="test"))
 
 
 def test_a_run_saved_before_a_setting_existed_is_read_back_at_its_old_value(monkeypatch,

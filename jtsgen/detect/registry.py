@@ -16,6 +16,7 @@ import math
 from typing import Any
 
 import jax
+import numpy as np
 
 from jtsgen.detect import baselines, ncad, robusttad, sr_cnn, vae_detector
 from jtsgen.errors import InputError
@@ -79,6 +80,18 @@ def with_steps_scaled(settings: Any, name: str, factor: float) -> Any:
     calls = math.ceil(cfg.num_steps * factor / cfg.steps_per_call)
     return dataclasses.replace(settings, **{name: dataclasses.replace(
         cfg, num_steps=max(calls, 1) * cfg.steps_per_call)})
+
+
+def with_class_weight_of(settings: Any, name: str, y_bt) -> Any:
+    """``settings`` with detector ``name``'s label-prevalence settings resolved on the
+    labels ``y_bt [N, T]`` (RobustTAD's ``pos_weight``, when it is ``None``: the inverse
+    positive rate of ``y_bt``), so that a fit on other data keeps this class weight;
+    unchanged for the detectors without one."""
+    if name != "robusttad" or settings.robusttad.pos_weight is not None:
+        return settings
+    weight = robusttad.positive_weight(np.asarray(y_bt, np.float32), settings.robusttad)
+    return dataclasses.replace(settings, robusttad=dataclasses.replace(
+        settings.robusttad, pos_weight=weight))
 
 
 def fit_detector(name: str, key: jax.Array, x_btc, y_bt, settings: Any):

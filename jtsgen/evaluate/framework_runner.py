@@ -89,9 +89,11 @@ THRESHOLD_FROM = {
 ORACLE_NOTE = ("\"test-oracle F1\" columns choose the threshold on the test scores themselves "
                "(an upper bound for the detector's scores, not a result)")
 DETECTOR_STEPS = ("fixed", "epochs")
+CLASS_WEIGHT_FROM = ("fit_data", "real_train")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
 ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [], "holdout_frac": 0.2,
+                  "class_weight_from": "fit_data",
                   "model": {"marginal": "identity", "noise": "gaussian",
                             "label_temperature": False},
                   "robusttad": {"replicas": 1},
@@ -124,6 +126,11 @@ class FrameworksConfig(DetectorSettings):
     # series, like TRTR's, so a source changes the scores and not the operating point) or
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
     threshold_from: str = "real_train"
+    # where a detector's label-prevalence settings (RobustTAD's class weight) come from:
+    # "fit_data" (each framework's training labels: a label-model set, 4x the real share
+    # of labelled steps, lowers RobustTAD's pos_weight 4x) or "real_train" (the real
+    # training labels in every framework, as the threshold)
+    class_weight_from: str = "fit_data"
     # with threshold_from="real_holdout": the share of real training windows held out
     # (stratified by whether a window holds a labelled step) to choose thresholds on
     holdout_frac: float = 0.2
@@ -163,6 +170,10 @@ def check_config(config: FrameworksConfig) -> None:
         raise InputError("--config.synthetic_labels",
                          f"must be one of {', '.join(SYNTHETIC_LABELS)}, "
                          f"got {config.synthetic_labels!r}")
+    if config.class_weight_from not in CLASS_WEIGHT_FROM:
+        raise InputError("--config.class_weight_from",
+                         f"must be one of {', '.join(CLASS_WEIGHT_FROM)}, "
+                         f"got {config.class_weight_from!r}")
     if config.threshold_from not in THRESHOLD_FROM:
         raise InputError("--config.threshold_from",
                          f"must be one of {', '.join(THRESHOLD_FROM)}, "
@@ -314,8 +325,10 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
 
         def fit(key, x, y, det=det):
             factor = len(x) / len(train.x_btc) if config.detector_steps == "epochs" else 1
-            return registry.fit_detector(det, key, x, y,
-                                         registry.with_steps_scaled(config, det, factor))
+            settings = registry.with_steps_scaled(config, det, factor)
+            if config.class_weight_from == "real_train":
+                settings = registry.with_class_weight_of(settings, det, train.y_bt)
+            return registry.fit_detector(det, key, x, y, settings)
 
         def every_framework(det=det, fit=fit, det_key=det_key, pairs=pairs):
             out = []
@@ -413,6 +426,9 @@ def _share(rows: dict, det: str, pairs) -> str:
 def _threshold_note(config: FrameworksConfig) -> str:
     steps = ("; each detector trains as many epochs in every framework (steps in proportion "
              "to its training windows)" if config.detector_steps == "epochs" else "")
+    if config.class_weight_from == "real_train":
+        steps += ("; RobustTAD's class weight from the real training labels in every "
+                  "framework")
     if config.threshold_from == "real_train":
         return ("thresholds from each framework's training data, in T(R+S)TR from its real "
                 "part (the detector's scores on the real training series, as in TRTR)" + steps)
