@@ -127,10 +127,11 @@ class FrameworksConfig(DetectorSettings):
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
     threshold_from: str = "real_train"
     # where a detector's label-prevalence settings (RobustTAD's class weight) come from:
-    # "fit_data" (each framework's training labels: a label-model set, 4x the real share
-    # of labelled steps, lowers RobustTAD's pos_weight 4x) or "real_train" (the real
-    # training labels in every framework, as the threshold)
-    class_weight_from: str = "fit_data"
+    # "real_train" (the real training labels in every framework, like the threshold, so
+    # a source changes the data and not the loss's class balance) or "fit_data" (each
+    # framework's training labels: a label-model set, 4x the real share of labelled
+    # steps, lowers RobustTAD's pos_weight 4x; runs saved before this setting used it)
+    class_weight_from: str = "real_train"
     # with threshold_from="real_holdout": the share of real training windows held out
     # (stratified by whether a window holds a labelled step) to choose thresholds on
     holdout_frac: float = 0.2
