@@ -16,8 +16,11 @@ set for the training windows' own label vectors. Per (decoder, temperature):
   the held-out accuracy of a classifier telling real from generated anomalous
   windows (0.5 = indistinguishable);
 * label faithfulness (:mod:`jtsgen.evaluate.faithfulness`, on-label share);
-* F1 of each detector in TRTR (once), T(R+S)TR and TSTR, thresholds from each
-  framework's training data.
+* F1 of each detector in TRTR (once), T(R+S)TR and TSTR, fitted and thresholded as
+  in the framework runner (:func:`~jtsgen.evaluate.framework_runner.detector_fit`:
+  ``detector_steps``, ``class_weight_from``, ``threshold_from``; the committed tables
+  of 2026-12-03 predate these and ran at fixed steps with thresholds on all of each
+  framework's training data).
 
 Writes ``config.json``, ``results.json`` and ``decoders.md``.
 """
@@ -38,7 +41,12 @@ from jtsgen.detect import registry
 from jtsgen.errors import InputError
 from jtsgen.evaluate import tables
 from jtsgen.evaluate.faithfulness import label_faithfulness
-from jtsgen.evaluate.framework_runner import FrameworksConfig, check_config, profile_settings
+from jtsgen.evaluate.framework_runner import (
+    FrameworksConfig,
+    check_config,
+    detector_fit,
+    profile_settings,
+)
 from jtsgen.evaluate.frameworks import evaluate_framework
 from jtsgen.evaluate.realism import discriminative_score, summarise_runs
 from jtsgen.models import cgats
@@ -70,11 +78,9 @@ def get_config(profile: str = "quick") -> Config:
 
 
 def _f1(config: Config, det: str, fw: str, train: Labelled, test: Labelled, synth) -> float:
-    def fit(key, x, y):
-        return registry.fit_detector(det, key, x, y, config)
-
-    return evaluate_framework(fw, fit, jax.random.key(11), train, test, synth,
-                              seed=config.seed)["f1"]
+    return evaluate_framework(fw, detector_fit(config, det, train), jax.random.key(11), train,
+                              test, synth, seed=config.seed,
+                              threshold_from=config.threshold_from)["f1"]
 
 
 def run(config: Config, workdir: str | Path) -> dict:

@@ -303,6 +303,20 @@ def synthetic_labels(mode: str, state, key: jax.Array, y_bt: np.ndarray) -> np.n
     return out
 
 
+def detector_fit(config: FrameworksConfig, det: str, train: Labelled) -> Callable:
+    """``fit(key, x_btc, y_bt) -> Fitted`` for detector ``det`` in any framework of a run
+    whose real training set is ``train``: its steps scaled by ``config.detector_steps``
+    and its class weight taken as ``config.class_weight_from`` says."""
+    def fit(key, x, y):
+        factor = len(x) / len(train.x_btc) if config.detector_steps == "epochs" else 1
+        settings = registry.with_steps_scaled(config, det, factor)
+        if config.class_weight_from == "real_train":
+            settings = registry.with_class_weight_of(settings, det, train.y_bt)
+        return registry.fit_detector(det, key, x, y, settings)
+
+    return fit
+
+
 def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int,
              checkpoint_dir: Path | None, *, progress: bool = True,
              stage: Stage = untimed) -> dict:
@@ -324,12 +338,7 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
     for d, (det, pairs) in enumerate(plan):
         det_key = jax.random.fold_in(run_key, d)
 
-        def fit(key, x, y, det=det):
-            factor = len(x) / len(train.x_btc) if config.detector_steps == "epochs" else 1
-            settings = registry.with_steps_scaled(config, det, factor)
-            if config.class_weight_from == "real_train":
-                settings = registry.with_class_weight_of(settings, det, train.y_bt)
-            return registry.fit_detector(det, key, x, y, settings)
+        fit = detector_fit(config, det, train)
 
         def every_framework(det=det, fit=fit, det_key=det_key, pairs=pairs):
             out = []
