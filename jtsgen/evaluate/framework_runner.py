@@ -128,7 +128,7 @@ class FrameworksConfig(DetectorSettings):
     threshold_from: str = "real_train"
     # where a detector's label-prevalence settings (RobustTAD's class weight) come from:
     # "real_train" (the real training labels in every framework, like the threshold, so
-    # a source changes the data and not the loss's class balance) or "fit_data" (each
+    # a source changes the training data, not the detector's hyper-parameters) or "fit_data" (each
     # framework's training labels: a label-model set, 4x the real share of labelled
     # steps, lowers RobustTAD's pos_weight 4x; runs saved before this setting used it)
     class_weight_from: str = "real_train"
