@@ -128,9 +128,9 @@ class FrameworksConfig(DetectorSettings):
     threshold_from: str = "real_train"
     # where a detector's label-prevalence settings (RobustTAD's class weight) come from:
     # "real_train" (the real training labels in every framework, like the threshold, so
-    # a source changes the training data, not the detector's hyper-parameters) or "fit_data" (each
-    # framework's training labels: a label-model set, 4x the real share of labelled
-    # steps, lowers RobustTAD's pos_weight 4x; runs saved before this setting used it)
+    # a source changes the training data, not the detector's hyper-parameters) or
+    # "fit_data" (each framework's training labels: a label-model set, 4x the real share
+    # of labelled steps, lowers RobustTAD's pos_weight 4x; runs saved before it used it)
     class_weight_from: str = "real_train"
     # with threshold_from="real_holdout": the share of real training windows held out
     # (stratified by whether a window holds a labelled step) to choose thresholds on
@@ -307,12 +307,13 @@ def detector_fit(config: FrameworksConfig, det: str, train: Labelled) -> Callabl
     """``fit(key, x_btc, y_bt) -> Fitted`` for detector ``det`` in any framework of a run
     whose real training set is ``train``: its steps scaled by ``config.detector_steps``
     and its class weight taken as ``config.class_weight_from`` says."""
+    base = (registry.with_class_weight_of(config, det, train.y_bt)
+            if config.class_weight_from == "real_train" else config)
+
     def fit(key, x, y):
         factor = len(x) / len(train.x_btc) if config.detector_steps == "epochs" else 1
-        settings = registry.with_steps_scaled(config, det, factor)
-        if config.class_weight_from == "real_train":
-            settings = registry.with_class_weight_of(settings, det, train.y_bt)
-        return registry.fit_detector(det, key, x, y, settings)
+        return registry.fit_detector(det, key, x, y,
+                                     registry.with_steps_scaled(base, det, factor))
 
     return fit
 
