@@ -167,3 +167,20 @@ def test_long_level_shifts_are_found_once_the_field_covers_them():
     assert fitted.info["config"].features == (16,) * 6  # field 253 >= median run ~150
     assert float(f1[True]) > 0.85
     assert float(f1[True]) > float(f1[False]) + 0.2
+
+
+def test_a_seed_ensemble_scores_the_mean_of_its_replicas_fitted_alone():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 48, 1)).astype(np.float32)
+    y = np.zeros((24, 48), np.float32)
+    y[:, 20:23] = 1.0
+    x[:, 20:23] += 4.0
+    one = sr_cnn.Config(features=(8,), kernel=3, batch_size=8, num_steps=20,
+                        steps_per_call=10, min_epochs=0.0)
+    ensemble = sr_cnn.fit(jax.random.key(0), x, y, dataclasses.replace(one, replicas=3))
+    alone = [sr_cnn.fit(k, x, y, one) for k in jax.random.split(jax.random.key(0), 3)]
+    np.testing.assert_allclose(ensemble.score(x), np.mean([f.score(x) for f in alone], axis=0),
+                               atol=1e-4)
+    assert ensemble.info["history"]["loss"].shape == (3, 20)  # one curve per replica
+    with pytest.raises(InputError, match="replicas"):
+        sr_cnn.Config(replicas=0)

@@ -50,7 +50,7 @@ def test_epochs_rule_trains_t_rs_tr_as_many_passes_per_window_as_trtr(monkeypatc
             framework_runner.summarise([result]), config)
 
 
-def test_class_weight_from_real_train_keeps_robusttads_pos_weight_of_the_real_labels(
+def test_class_weight_from_the_real_part_keeps_robusttads_pos_weight_of_the_real_labels(
         monkeypatch, tmp_path):
     y_real = np.zeros((4, 10), np.float32)
     y_real[:, :2] = 1.0  # 20 % labelled: inverse positive rate 4
@@ -66,7 +66,7 @@ def test_class_weight_from_real_train_keeps_robusttads_pos_weight_of_the_real_la
     train, test = frameworks_sines.split(config, frameworks_sines.make_data(config), 0)
     real_weight = robusttad.positive_weight(train.y_bt, config.robusttad)
     original = registry.fit_detector
-    for rule in ("fit_data", "real_train"):
+    for rule in ("fit_data", "real_train", "real_part"):
         weights = []
 
         def spy(name, key, x, y, settings, weights=weights):
@@ -78,11 +78,12 @@ def test_class_weight_from_real_train_keeps_robusttads_pos_weight_of_the_real_la
         monkeypatch.setattr(registry, "fit_detector", spy)
         framework_runner.run_once(dataclasses.replace(config, class_weight_from=rule),
                                   train, test, 0, tmp_path / rule, progress=False)
-        own, used = np.asarray(weights).T  # TRTR, then fits on Mixup's (soft) labels
-        assert len(own) >= 2 and own[0] == pytest.approx(real_weight)
+        # fits: TRTR, TSTR (C-GATS's labels alone), T(R+S)TR with Mixup (real + soft labels)
+        own, used = np.asarray(weights).T
+        assert len(own) == 3 and own[0] == pytest.approx(real_weight)
         assert not np.allclose(own[1:], real_weight)  # their rate differs from the real one
-        assert used == pytest.approx(np.full_like(own, real_weight)
-                                     if rule == "real_train" else own)
+        assert used == pytest.approx({"fit_data": own, "real_train": [real_weight] * 3,
+                                      "real_part": [real_weight, own[1], real_weight]}[rule])
     with pytest.raises(InputError, match="class_weight_from"):
         framework_runner.check_config(dataclasses.replace(config, class_weight_from="test"))
 

@@ -36,6 +36,10 @@ the score of step ``t`` is the mean score of the (up to ``suspect``) windows
 whose suspect part covers ``t``. With ``suspect = 1`` the score of step ``t`` is
 the distance of the window ending at ``t``.
 
+With ``replicas = K > 1``, K encoders from K keys (replica ``k`` from
+``split(key, K)[k]``, as a single fit from that key) train as one vmapped program and
+a step's score is the mean of their scores (a seed ensemble).
+
 Shapes: ``x_btc [B, T, C]``, ``y_bt [B, T]``, scores ``[B, T]``.
 """
 
@@ -55,7 +59,7 @@ from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
 from jtsgen.nn.lstm import Dense
 from jtsgen.nn.tcn import TCN
-from jtsgen.train import adam, create_state, sample_rows
+from jtsgen.train import adam, create_state, fit_ensemble, init_replicas, sample_rows
 from jtsgen.train import fit as fit_state
 
 CLEAN_CONTEXT = ("none", "any", "full")
@@ -90,10 +94,12 @@ class Config:
     mixup_alpha: float = 0.2
     score_batch: int = 256
     clean_context: str = "full"  # "none", "any" or "full" (see the module docstring)
+    replicas: int = 1  # > 1: a vmapped seed ensemble, scores averaged
 
     def __post_init__(self):
         for name in ("context", "suspect", "features", "kernel_size", "embedding",
-                     "batch_size", "num_steps", "steps_per_call", "pois_points", "score_batch"):
+                     "batch_size", "num_steps", "steps_per_call", "pois_points", "score_batch",
+                     "replicas"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"config.{name}", f"must be >= 1, got {getattr(self, name)}")
         for name in ("pois_prob", "coe_prob", "mixup_prob"):
@@ -196,8 +202,11 @@ def hypersphere_loss(d_bt: jax.Array, y_bt: jax.Array, w_bt: jax.Array | None = 
 
 def init_params(key: jax.Array, config: Config, length: int, channels: int):
     """Parameters of :class:`NCADNet` for series of ``length`` steps and ``channels``."""
-    dummy = jnp.zeros((1, length + config.window - 1, channels), jnp.float32)
-    return jax.jit(NCADNet(config).init)(key, dummy)
+    return jax.jit(NCADNet(config).init)(key, _dummy(config, length, channels))
+
+
+def _dummy(config: Config, length: int, channels: int) -> jax.Array:
+    return jnp.zeros((1, length + config.window - 1, channels), jnp.float32)
 
 
 @functools.cache
@@ -240,11 +249,15 @@ def make_loss_fn(config: Config):
 
 @functools.partial(jax.jit, static_argnames="config")
 def _score_chunk(params, x_btc: jax.Array, config: Config) -> jax.Array:
-    return step_scores(window_distances(params, x_btc, config), config.suspect)
+    def one_net(p):
+        return step_scores(window_distances(p, x_btc, config), config.suspect)
+
+    return jax.vmap(one_net)(params).mean(axis=0) if config.replicas > 1 else one_net(params)
 
 
 def make_score_fn(params, config: Config):
-    """``x_btc -> scores_bt`` (numpy), jitted, in chunks of ``config.score_batch`` series."""
+    """``x_btc -> scores_bt`` (numpy), jitted, in chunks of ``config.score_batch`` series
+    (with ``replicas > 1``: ``params`` stacked over K, the mean of their scores)."""
 
     def score(x_btc: np.ndarray) -> np.ndarray:
         check_window_fits(config.window, x_btc.shape[1], "config.context + config.suspect")
@@ -260,26 +273,38 @@ def fit(key: jax.Array, x_btc, y_bt, config: Config = Config(), *, progress: boo
     """Trains NCAD on ``(x_btc, y_bt)``; the threshold is the best-F1 one on that data.
 
     Returns a :class:`Fitted`; ``info``: ``history`` (per-step ``loss``, ``grad_norm``,
-    ``anomalous_share`` of the augmented batches) and ``params``.
+    ``anomalous_share`` of the augmented batches; ``[K, steps]`` for an ensemble) and
+    ``params``.
     """
     x = check_windows(x_btc)
     y = check_window_labels(y_bt, x)
     check_window_fits(config.window, x.shape[1], "config.context + config.suspect")
-    init_key, train_key = jax.random.split(key)
-    params = init_params(init_key, config, x.shape[1], x.shape[2])
-    state = create_state(params, adam(config.learning_rate))
-    result = fit_state(
-        state, (jnp.asarray(x), jnp.asarray(y)), train_key,
-        loss_fn=make_loss_fn(config), sampler=make_sampler(config),
-        num_steps=config.num_steps, steps_per_call=config.steps_per_call,
-        progress=progress, desc="ncad",
-    )
-    score_fn = make_score_fn(result.state.params, config)
+    params, history = _train(key, x, y, config, progress)
+    score_fn = make_score_fn(params, config)
     scores = score_fn(x)
     if config.clean_context != "none":  # steps whose context NCAD can contrast with
         keep = np.asarray(context_weights(jnp.asarray(y), config)) > 0.5
         if y[keep].any():
             scores, y = scores[keep], y[keep]
     threshold = best_threshold(scores, y)
-    info = {"history": result.history, "params": result.state.params}
+    info = {"history": history, "params": params}
     return Fitted("NCAD", score_fn, threshold, info)
+
+
+def _train(key, x, y, config: Config, progress: bool):
+    """Trained parameters (stacked over K with ``replicas > 1``) and the history."""
+    tx = adam(config.learning_rate)
+    data, kw = (jnp.asarray(x), jnp.asarray(y)), dict(
+        loss_fn=make_loss_fn(config), sampler=make_sampler(config),
+        num_steps=config.num_steps, steps_per_call=config.steps_per_call)
+    if config.replicas > 1:
+        keys = jax.random.split(key, config.replicas)
+        init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
+        states = init_replicas(lambda k: create_state(
+            NCADNet(config).init(k, _dummy(config, x.shape[1], x.shape[2])), tx), init_keys)
+        states, history = fit_ensemble(states, data, train_keys, **kw)
+        return states.params, history
+    init_key, train_key = jax.random.split(key)
+    state = create_state(init_params(init_key, config, x.shape[1], x.shape[2]), tx)
+    result = fit_state(state, data, train_key, progress=progress, desc="ncad", **kw)
+    return result.state.params, result.history

@@ -23,6 +23,11 @@ plateau; and the steps are raised to at least ``min_epochs`` passes over the tra
 windows. Short anomalies and small sets leave the configured network and steps as
 they are. ``fit_context=False`` and ``min_epochs=0`` turn the two off.
 
+With ``replicas = K > 1``, K nets from K keys (replica ``k`` from
+``split(key, K)[k]``, as a single fit from that key) train as one vmapped program and
+the score is the mean of their scores: a seed ensemble that removes most of a single
+net's run-to-run spread at K times the compute (on a CPU) of one fit.
+
 The threshold is the best-F1 threshold of the scores on the training series
 (without injection). Shapes: ``x_btc`` ``[B, T, C]``, ``y_bt`` ``[B, T]``.
 """
@@ -45,7 +50,7 @@ from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.detect.spectral_residual import EPS, saliency_btc
 from jtsgen.errors import InputError
 from jtsgen.nn.conv import Conv1D
-from jtsgen.train import adam, create_state, sample_rows
+from jtsgen.train import adam, create_state, fit_ensemble, init_replicas, sample_rows
 from jtsgen.train import fit as train_fit
 
 
@@ -72,6 +77,11 @@ class Config:
     progress: bool = False
     fit_context: bool = True  # add layers until the field covers the median labelled run
     min_epochs: float = 5.0  # at least this many passes over the training windows
+    replicas: int = 1  # > 1: a vmapped seed ensemble, scores averaged
+
+    def __post_init__(self):
+        if int(self.replicas) < 1:
+            raise InputError("config.replicas", f"must be >= 1, got {self.replicas}")
 
 
 class SRCNNNet(nn.Module):
@@ -176,34 +186,50 @@ def make_loss_fn(config: Config):
 
 @functools.partial(jax.jit, static_argnames="config")
 def _score(params, x_btc, config: Config) -> jax.Array:
+    """Scores ``[B, T]``; with ``config.replicas > 1``, ``params`` are stacked over K and
+    the score is the mean of the K nets' scores."""
     net = _net(config)
 
-    def one(x_tc):
-        return jax.nn.sigmoid(net.apply({"params": params}, features(x_tc[None], config)))[0]
+    def one_net(p):
+        def one(x_tc):
+            return jax.nn.sigmoid(net.apply({"params": p}, features(x_tc[None], config)))[0]
 
-    return jax.lax.map(one, x_btc, batch_size=min(config.score_chunk, x_btc.shape[0]))
+        return jax.lax.map(one, x_btc, batch_size=min(config.score_chunk, x_btc.shape[0]))
+
+    return jax.vmap(one_net)(params).mean(axis=0) if config.replicas > 1 else one_net(params)
+
+
+def _train(key, x, y, config: Config):
+    """Trained parameters (stacked over K with ``replicas > 1``) and the loss history."""
+    n_features = x.shape[2] * (2 if config.use_values else 1)
+    tx = adam(config.learning_rate)
+    data, kw = (jnp.asarray(x), jnp.asarray(y)), dict(
+        loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),
+        num_steps=config.num_steps, steps_per_call=config.steps_per_call)
+    if config.replicas > 1:
+        keys = jax.random.split(key, config.replicas)
+        init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
+        states = init_replicas(
+            lambda k: create_state(_init(k, config, n_features), tx), init_keys)
+        states, history = fit_ensemble(states, data, train_keys, **kw)
+        return states.params, history
+    init_key, train_key = jax.random.split(key)
+    state = create_state(_init(init_key, config, n_features), tx)
+    result = train_fit(state, data, train_key, progress=config.progress, desc="sr_cnn", **kw)
+    return result.state.params, result.history
 
 
 def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
     """Trains SR-CNN on ``(x_btc, y_bt)`` and picks the best-F1 threshold on them.
 
-    ``info``: ``params``, ``history`` (per-step loss), ``config`` (as :func:`resolve`
-    sets it for these labels).
+    ``info``: ``params``, ``history`` (per-step loss; ``[K, steps]`` leaves for an
+    ensemble), ``config`` (as :func:`resolve` sets it for these labels).
     """
     x = check_windows(x_btc)
     y = check_window_labels(y_bt, x)
     config = resolve(config, y)
     check_window_fits(config.lookback + 1, x.shape[1], "config.lookback")
-    init_key, train_key = jax.random.split(key)
-    params = _init(init_key, config, x.shape[2] * (2 if config.use_values else 1))
-    state = create_state(params, adam(config.learning_rate))
-    result = train_fit(
-        state, (jnp.asarray(x), jnp.asarray(y)), train_key,
-        loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),
-        num_steps=config.num_steps, steps_per_call=config.steps_per_call,
-        progress=config.progress, desc="sr_cnn",
-    )
-    params = result.state.params
+    params, history = _train(key, x, y, config)
 
     def score(x_new):
         if x_new.shape[2] != x.shape[2]:
@@ -212,5 +238,5 @@ def fit(key, x_btc, y_bt, config: Config = Config()) -> Fitted:
         return _score(params, jnp.asarray(x_new), config)
 
     threshold = best_threshold(score(x), y)
-    info = {"params": params, "history": result.history, "config": config}
+    info = {"params": params, "history": history, "config": config}
     return Fitted("sr_cnn", score, threshold, info)

@@ -89,16 +89,16 @@ THRESHOLD_FROM = {
 ORACLE_NOTE = ("\"test-oracle F1\" columns choose the threshold on the test scores themselves "
                "(an upper bound for the detector's scores, not a result)")
 DETECTOR_STEPS = ("fixed", "epochs")
-CLASS_WEIGHT_FROM = ("fit_data", "real_train")
+CLASS_WEIGHT_FROM = ("fit_data", "real_train", "real_part")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
 ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [], "holdout_frac": 0.2,
                   "class_weight_from": "fit_data",
                   "model": {"marginal": "identity", "noise": "gaussian",
                             "label_temperature": False},
-                  "robusttad": {"replicas": 1},
+                  "robusttad": {"replicas": 1}, "ncad": {"replicas": 1},
                   # SR-CNN's receptive field and step floor came later: off before
-                  "sr_cnn": {"fit_context": False, "min_epochs": 0.0}}
+                  "sr_cnn": {"fit_context": False, "min_epochs": 0.0, "replicas": 1}}
 GENERATE_CHUNK = 512
 
 
@@ -127,11 +127,14 @@ class FrameworksConfig(DetectorSettings):
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
     threshold_from: str = "real_train"
     # where a detector's label-prevalence settings (RobustTAD's class weight) come from:
-    # "real_train" (the real training labels in every framework, like the threshold, so
-    # a source changes the training data, not the detector's hyper-parameters) or
-    # "fit_data" (each framework's training labels: a label-model set, 4x the real share
-    # of labelled steps, lowers RobustTAD's pos_weight 4x; runs saved before it used it)
-    class_weight_from: str = "real_train"
+    # "real_part" (the real part of each framework's training data, like the threshold:
+    # the real training labels in TRTR, T(R+S)TR and TRTS, so a source changes the
+    # training data, not the detector's hyper-parameters; TSTR, which has no real part,
+    # its own synthetic labels), "real_train" (the real training labels in TSTR too: the
+    # rule of runs saved on 2026-12-04) or "fit_data" (each framework's training labels:
+    # a label-model set, 4x the real share of labelled steps, lowers RobustTAD's
+    # pos_weight 4x; runs saved before 2026-12-04)
+    class_weight_from: str = "real_part"
     # with threshold_from="real_holdout": the share of real training windows held out
     # (stratified by whether a window holds a labelled step) to choose thresholds on
     holdout_frac: float = 0.2
@@ -303,12 +306,14 @@ def synthetic_labels(mode: str, state, key: jax.Array, y_bt: np.ndarray) -> np.n
     return out
 
 
-def detector_fit(config: FrameworksConfig, det: str, train: Labelled) -> Callable:
-    """``fit(key, x_btc, y_bt) -> Fitted`` for detector ``det`` in any framework of a run
+def detector_fit(config: FrameworksConfig, det: str, train: Labelled,
+                 framework: str = "T(R+S)TR") -> Callable:
+    """``fit(key, x_btc, y_bt) -> Fitted`` for detector ``det`` in ``framework`` of a run
     whose real training set is ``train``: its steps scaled by ``config.detector_steps``
     and its class weight taken as ``config.class_weight_from`` says."""
-    base = (registry.with_class_weight_of(config, det, train.y_bt)
-            if config.class_weight_from == "real_train" else config)
+    real = (config.class_weight_from == "real_train"
+            or (config.class_weight_from == "real_part" and framework != "TSTR"))
+    base = registry.with_class_weight_of(config, det, train.y_bt) if real else config
 
     def fit(key, x, y):
         factor = len(x) / len(train.x_btc) if config.detector_steps == "epochs" else 1
@@ -339,12 +344,11 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
     for d, (det, pairs) in enumerate(plan):
         det_key = jax.random.fold_in(run_key, d)
 
-        fit = detector_fit(config, det, train)
-
-        def every_framework(det=det, fit=fit, det_key=det_key, pairs=pairs):
+        def every_framework(det=det, det_key=det_key, pairs=pairs):
             out = []
             for fw, src in pairs:
                 start = time.perf_counter()
+                fit = detector_fit(config, det, train, fw)
                 metrics = evaluate_framework(fw, fit, det_key, train, test, synth.get(src),
                                              seed=config.seed + run,
                                              threshold_from=config.threshold_from,
@@ -440,6 +444,9 @@ def _threshold_note(config: FrameworksConfig) -> str:
     if config.class_weight_from == "real_train":
         steps += ("; RobustTAD's class weight from the real training labels in every "
                   "framework")
+    elif config.class_weight_from == "real_part":
+        steps += ("; RobustTAD's class weight from the real training labels (in TSTR, "
+                  "which has none, from its own)")
     if config.threshold_from == "real_train":
         return ("thresholds from each framework's training data, in T(R+S)TR from its real "
                 "part (the detector's scores on the real training series, as in TRTR)" + steps)
