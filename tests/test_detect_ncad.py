@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 from jtsgen.data import make_sines
 from jtsgen.detect import ncad, ncad_augment
 from jtsgen.errors import InputError
-from tests.detector_checks import scores_and_f1_against_case1
+from tests.detector_checks import (
+    assert_ensemble_is_the_mean_of_its_replicas,
+    scores_and_f1_against_case1,
+    spiky_windows,
+)
 
 SMALL = ncad.Config(context=16, suspect=1, features=16, dilations=(1, 2, 4), embedding=8,
                     batch_size=32, num_steps=240, steps_per_call=60, learning_rate=3e-3)
@@ -202,18 +206,11 @@ def test_bad_input_raises_input_error(trained):
 
 
 def test_a_seed_ensemble_scores_the_mean_of_its_replicas_fitted_alone():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((16, 40, 1)).astype(np.float32)
-    y = np.zeros((16, 40), np.float32)
-    y[:, 30:32] = 1.0
-    x[:, 30:32] += 4.0
     # few steps: NCAD's training amplifies float rounding (vmapped vs single programs
     # drift by ~1e-2 in loss after 20 steps), so the equality is checked where it is exact
     one = dataclasses.replace(SMALL, num_steps=10, steps_per_call=5, batch_size=8)
-    ensemble = ncad.fit(jax.random.key(0), x, y, dataclasses.replace(one, replicas=3))
-    alone = [ncad.fit(k, x, y, one) for k in jax.random.split(jax.random.key(0), 3)]
-    np.testing.assert_allclose(ensemble.score(x), np.mean([f.score(x) for f in alone], axis=0),
-                               atol=2e-3)
-    assert ensemble.info["history"]["loss"].shape == (3, 10)  # one curve per replica
+    assert_ensemble_is_the_mean_of_its_replicas(ncad.fit, one,
+                                                *spiky_windows(16, 40, slice(30, 32)),
+                                                atol=2e-3)
     with pytest.raises(InputError, match="replicas"):
         ncad.Config(replicas=0)

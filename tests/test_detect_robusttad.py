@@ -10,7 +10,11 @@ from jtsgen.data import make_sines
 from jtsgen.detect import decompose, robusttad
 from jtsgen.errors import InputError
 from jtsgen.nn.unet import UNet1D
-from tests.detector_checks import scores_and_f1_against_case1
+from tests.detector_checks import (
+    assert_ensemble_is_the_mean_of_its_replicas,
+    scores_and_f1_against_case1,
+    spiky_windows,
+)
 
 SMALL = robusttad.Config(trend_window=11, base=8, depth=2, kernel_size=3, batch_size=32,
                          num_steps=150, steps_per_call=50, learning_rate=3e-3)
@@ -150,18 +154,9 @@ def test_bad_input_raises_input_error(trained):
 
 
 def test_a_seed_ensemble_scores_the_mean_logit_of_its_replicas_fitted_alone():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((24, 48, 1)).astype(np.float32)
-    y = np.zeros((24, 48), np.float32)
-    y[:, 20:23] = 1.0
-    x[:, 20:23] += 4.0
     one = robusttad.Config(trend_window=11, base=4, depth=2, kernel_size=3, batch_size=8,
                            num_steps=20, steps_per_call=10)
-    ensemble = robusttad.fit(jax.random.key(0), x, y,
-                             robusttad.Config(**{**one.__dict__, "replicas": 3}))
-    alone = [robusttad.fit(k, x, y, one) for k in jax.random.split(jax.random.key(0), 3)]
-    np.testing.assert_allclose(ensemble.score(x), np.mean([f.score(x) for f in alone], axis=0),
-                               atol=1e-4)
-    assert ensemble.info["history"]["loss"].shape == (3, 20)  # one curve per replica
+    assert_ensemble_is_the_mean_of_its_replicas(robusttad.fit, one,
+                                                *spiky_windows(24, 48, slice(20, 23)), atol=1e-4)
     with pytest.raises(InputError, match="replicas"):
         robusttad.Config(replicas=0)

@@ -13,6 +13,7 @@ from jtsgen.detect import baselines, sr_cnn
 from jtsgen.detect.spectral_residual import extend_series, saliency, saliency_btc
 from jtsgen.errors import InputError
 from jtsgen.metrics import point_prf
+from tests.detector_checks import assert_ensemble_is_the_mean_of_its_replicas, spiky_windows
 
 SMALL = sr_cnn.Config(features=(16, 16), kernel=5, batch_size=32, num_steps=300,
                       steps_per_call=100, learning_rate=3e-3)
@@ -170,17 +171,10 @@ def test_long_level_shifts_are_found_once_the_field_covers_them():
 
 
 def test_a_seed_ensemble_scores_the_mean_of_its_replicas_fitted_alone():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((24, 48, 1)).astype(np.float32)
-    y = np.zeros((24, 48), np.float32)
-    y[:, 20:23] = 1.0
-    x[:, 20:23] += 4.0
     one = sr_cnn.Config(features=(8,), kernel=3, batch_size=8, num_steps=20,
                         steps_per_call=10, min_epochs=0.0)
-    ensemble = sr_cnn.fit(jax.random.key(0), x, y, dataclasses.replace(one, replicas=3))
-    alone = [sr_cnn.fit(k, x, y, one) for k in jax.random.split(jax.random.key(0), 3)]
-    np.testing.assert_allclose(ensemble.score(x), np.mean([f.score(x) for f in alone], axis=0),
-                               atol=1e-4)
-    assert ensemble.info["history"]["loss"].shape == (3, 20)  # one curve per replica
+    assert_ensemble_is_the_mean_of_its_replicas(sr_cnn.fit, one,
+                                                *spiky_windows(24, 48, slice(20, 23)),
+                                                atol=1e-4)
     with pytest.raises(InputError, match="replicas"):
         sr_cnn.Config(replicas=0)
