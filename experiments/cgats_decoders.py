@@ -78,7 +78,7 @@ def get_config(profile: str = "quick") -> Config:
 
 
 def _f1(config: Config, det: str, fw: str, train: Labelled, test: Labelled, synth) -> float:
-    return evaluate_framework(fw, detector_fit(config, det, train), jax.random.key(11), train,
+    return evaluate_framework(fw, detector_fit(config, det, train, fw), jax.random.key(11), train,
                               test, synth, seed=config.seed,
                               threshold_from=config.threshold_from)["f1"]
 
