@@ -59,7 +59,7 @@ from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.errors import InputError
 from jtsgen.nn.lstm import Dense
 from jtsgen.nn.tcn import TCN
-from jtsgen.train import adam, create_state, fit_ensemble, init_replicas, sample_rows
+from jtsgen.train import adam, create_state, fit_seed_ensemble, sample_rows
 from jtsgen.train import fit as fit_state
 
 CLEAN_CONTEXT = ("none", "any", "full")
@@ -202,11 +202,8 @@ def hypersphere_loss(d_bt: jax.Array, y_bt: jax.Array, w_bt: jax.Array | None = 
 
 def init_params(key: jax.Array, config: Config, length: int, channels: int):
     """Parameters of :class:`NCADNet` for series of ``length`` steps and ``channels``."""
-    return jax.jit(NCADNet(config).init)(key, _dummy(config, length, channels))
-
-
-def _dummy(config: Config, length: int, channels: int) -> jax.Array:
-    return jnp.zeros((1, length + config.window - 1, channels), jnp.float32)
+    dummy = jnp.zeros((1, length + config.window - 1, channels), jnp.float32)
+    return jax.jit(NCADNet(config).init)(key, dummy)
 
 
 @functools.cache
@@ -298,12 +295,9 @@ def _train(key, x, y, config: Config, progress: bool):
         loss_fn=make_loss_fn(config), sampler=make_sampler(config),
         num_steps=config.num_steps, steps_per_call=config.steps_per_call)
     if config.replicas > 1:
-        keys = jax.random.split(key, config.replicas)
-        init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
-        states = init_replicas(lambda k: create_state(
-            NCADNet(config).init(k, _dummy(config, x.shape[1], x.shape[2])), tx), init_keys)
-        states, history = fit_ensemble(states, data, train_keys, **kw)
-        return states.params, history
+        return fit_seed_ensemble(key, config.replicas,
+                                 lambda k: init_params(k, config, x.shape[1], x.shape[2]),
+                                 tx, data, **kw)
     init_key, train_key = jax.random.split(key)
     state = create_state(init_params(init_key, config, x.shape[1], x.shape[2]), tx)
     result = fit_state(state, data, train_key, progress=progress, desc="ncad", **kw)

@@ -50,7 +50,7 @@ from jtsgen.detect.base import Fitted, best_threshold
 from jtsgen.detect.spectral_residual import EPS, saliency_btc
 from jtsgen.errors import InputError
 from jtsgen.nn.conv import Conv1D
-from jtsgen.train import adam, create_state, fit_ensemble, init_replicas, sample_rows
+from jtsgen.train import adam, create_state, fit_seed_ensemble, sample_rows
 from jtsgen.train import fit as train_fit
 
 
@@ -207,12 +207,8 @@ def _train(key, x, y, config: Config):
         loss_fn=make_loss_fn(config), sampler=sample_rows(config.batch_size),
         num_steps=config.num_steps, steps_per_call=config.steps_per_call)
     if config.replicas > 1:
-        keys = jax.random.split(key, config.replicas)
-        init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
-        states = init_replicas(
-            lambda k: create_state(_init(k, config, n_features), tx), init_keys)
-        states, history = fit_ensemble(states, data, train_keys, **kw)
-        return states.params, history
+        return fit_seed_ensemble(key, config.replicas,
+                                 lambda k: _init(k, config, n_features), tx, data, **kw)
     init_key, train_key = jax.random.split(key)
     state = create_state(_init(init_key, config, n_features), tx)
     result = train_fit(state, data, train_key, progress=config.progress, desc="sr_cnn", **kw)

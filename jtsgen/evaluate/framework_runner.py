@@ -307,7 +307,7 @@ def synthetic_labels(mode: str, state, key: jax.Array, y_bt: np.ndarray) -> np.n
 
 
 def detector_fit(config: FrameworksConfig, det: str, train: Labelled,
-                 framework: str = "T(R+S)TR") -> Callable:
+                 framework: str) -> Callable:
     """``fit(key, x_btc, y_bt) -> Fitted`` for detector ``det`` in ``framework`` of a run
     whose real training set is ``train``: its steps scaled by ``config.detector_steps``
     and its class weight taken as ``config.class_weight_from`` says."""

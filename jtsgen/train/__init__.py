@@ -14,6 +14,7 @@ from jtsgen.train.dp import (
 )
 from jtsgen.train.ensemble import (
     fit_ensemble,
+    fit_seed_ensemble,
     init_replicas,
     make_ensemble_fused_steps,
     shard_replicas,
@@ -66,6 +67,7 @@ __all__ = [
     "device_mean",
     "fit",
     "fit_ensemble",
+    "fit_seed_ensemble",
     "for_one_device",
     "fuse_steps",
     "fuse_steps_data_parallel",

@@ -26,12 +26,25 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jtsgen.errors import InputError
 from jtsgen.train.loop import TrainingDiverged
 from jtsgen.train.parallel import replicate
-from jtsgen.train.step import LossFn, Sampler, Step, fuse_steps, make_fused_fn
+from jtsgen.train.step import LossFn, Sampler, Step, create_state, fuse_steps, make_fused_fn
 
 
 def init_replicas(init_fn: Callable[[jax.Array], Any], keys: jax.Array) -> Any:
     """Stacked states ``vmap(init_fn)(keys)``: every leaf gets a leading axis K."""
     return jax.vmap(init_fn)(keys)
+
+
+def fit_seed_ensemble(key: jax.Array, replicas: int, init_params: Callable[[jax.Array], Any],
+                      tx, data: Any, **fit_kw) -> tuple[Any, dict[str, np.ndarray]]:
+    """A seed ensemble whose replica ``k`` is the single fit from ``split(key, K)[k]``
+    (that key split into an init key for ``init_params`` and a training key), trained
+    by :func:`fit_ensemble` (``fit_kw``: its ``loss_fn``, ``sampler``, ``num_steps``,
+    ...); returns the parameters stacked over K and the ``[K, steps]`` history."""
+    init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(
+        jax.random.split(key, replicas))
+    states = init_replicas(lambda k: create_state(init_params(k), tx), init_keys)
+    states, history = fit_ensemble(states, data, train_keys, **fit_kw)
+    return states.params, history
 
 
 def shard_replicas(tree: Any, mesh: Mesh) -> Any:
