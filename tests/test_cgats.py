@@ -298,3 +298,42 @@ def test_residual_noise_adds_a_normal_training_window_residual_to_the_mean():
     assert np.abs(out - mean).max() > 1e-2  # the residual is not nothing
     with pytest.raises(ValueError, match="non-autoregressive"):
         dataclasses.replace(SMOKE, noise="residual", decoder="autoregressive")
+
+
+def test_anomalies_inserted_into_given_series_use_their_own_occluded_z(trained):
+    x, y_own = _data(8, seed=5)
+    y_new = np.stack([label_vector(T, segments=[(4 + i, 10 + i)]) for i in range(8)])
+    key = jax.random.key(7)
+    kz, kg = jax.random.split(key)
+    occluded_at = np.maximum(y_own, y_new)  # neither the old nor the new anomaly reaches z
+    z = cgats.encode(trained, kz, x, occluded_at)
+    expected = cgats.generate(trained, kg, y_new, z_bd=z)
+    np.testing.assert_allclose(cgats.insert_anomalies(trained, key, x, y_own, y_new),
+                               expected, rtol=1e-6, atol=1e-6)
+    pasted = cgats.insert_anomalies(trained, key, x, y_own, y_new, paste=True)
+    keep = occluded_at[..., None] == 0
+    np.testing.assert_array_equal(pasted[np.broadcast_to(keep, x.shape)],
+                                  x[np.broadcast_to(keep, x.shape)])
+    np.testing.assert_allclose(pasted[~np.broadcast_to(keep, x.shape)],
+                               expected[~np.broadcast_to(keep, x.shape)], rtol=1e-6, atol=1e-6)
+
+
+def test_regenerated_series_keep_the_normal_pattern_of_the_given_ones():
+    """With a foundation model that has learnt (600 steps), each regenerated series is
+    closer to its own given series than to another one (0.71 of it when written)."""
+    x, y = _data(600)
+    state, _ = cgats.fit(jax.random.key(0), x, y, dataclasses.replace(
+        SMOKE, stage1_steps=600, stage2_steps=40), progress=False)
+    x, y_own = _data(64, seed=6)
+    out = cgats.insert_anomalies(state, jax.random.key(0), x, y_own, np.zeros_like(y_own),
+                                 temperature=0.0)
+    normal = y_own[..., None] == 0
+    own = np.abs(out - x)[normal].mean()
+    another = np.abs(out - np.roll(x, 1, axis=0))[normal & np.roll(normal, 1, axis=0)].mean()
+    assert own < 0.8 * another
+
+
+def test_inserting_into_series_of_another_shape_is_refused(trained):
+    x, y_own = _data(4)
+    with pytest.raises(InputError, match="agree"):
+        cgats.insert_anomalies(trained, jax.random.key(0), x[:3], y_own, y_own)

@@ -9,6 +9,7 @@ import pytest
 
 from experiments import frameworks_sines
 from jtsgen.config import to_dict, with_added_settings
+from jtsgen.data.labelled import Labelled
 from jtsgen.detect import registry, robusttad
 from jtsgen.errors import InputError
 from jtsgen.evaluate import framework_runner
@@ -141,6 +142,38 @@ def test_matched_labels_keep_the_real_share_of_anomalous_windows(monkeypatch):
     np.testing.assert_array_equal(framework_runner.synthetic_labels("train", None, key, y), y)
     with pytest.raises(InputError, match="synthetic_labels"):
         framework_runner.synthetic_labels("real", None, key, y)
+
+
+@pytest.mark.parametrize("mode", ["train", "train_paste"])
+def test_cgats_from_training_windows_inserts_each_drawn_label_vector_into_its_own_window(
+        monkeypatch, mode):
+    n, t = 7, 12
+    rng = np.random.default_rng(0)
+    train = Labelled(rng.normal(size=(n, t, 1)).astype(np.float32),
+                     (rng.random((n, t)) < 0.1).astype(np.float32))
+    drawn = np.zeros((n, t), np.float32)
+    drawn[np.arange(n), np.arange(n)] = 1  # window i gets an anomaly at step i
+    calls = []
+
+    def insert(state, key, x_btc, y_bt, labels_bt, *, paste, temperature):
+        calls.append((len(x_btc), paste, temperature))
+        return x_btc + 10.0 * labels_bt[..., None] + 100.0 * y_bt[..., None]
+
+    monkeypatch.setattr(framework_runner.generators, "train_generators",
+                        lambda *a, **k: ({"cgats": "fitted"}, {}))
+    monkeypatch.setattr(framework_runner.cgats, "draw_labels", lambda state, key, m: drawn)
+    monkeypatch.setattr(framework_runner.cgats, "insert_anomalies", insert)
+    monkeypatch.setattr(framework_runner, "GENERATE_CHUNK", 3)  # rows stay aligned in chunks
+    config = dataclasses.replace(frameworks_sines.get_config("smoke"), cgats_from=mode)
+    out = framework_runner.synthetic_sets(config, train, {"cgats"},
+                                          framework_runner.source_keys(0, 0), None,
+                                          progress=False)["cgats"]
+    np.testing.assert_array_equal(out.x_btc, train.x_btc + 10.0 * drawn[..., None]
+                                  + 100.0 * train.y_bt[..., None])
+    np.testing.assert_array_equal(out.y_bt, drawn)
+    assert calls == [(3, mode == "train_paste", None)] * 2 + [(1, mode == "train_paste", None)]
+    with pytest.raises(InputError, match="--config.cgats_from"):
+        framework_runner.check_config(dataclasses.replace(config, cgats_from="posterior"))
 
 
 def test_runs_spread_over_calls_are_read_back_by_a_call_without_only_runs(monkeypatch,

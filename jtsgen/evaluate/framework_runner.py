@@ -77,6 +77,15 @@ SYNTHETIC_LABELS = {
     "train": "the training windows' own label vectors",
     "matched": "as many anomalous windows as the training set has (its share), their "
                "label vectors drawn from C-GATS's label model; the rest all-normal"}
+CGATS_FROM = {
+    "prior": "z drawn from the fitted prior: whole windows generated (the paper's first "
+             "option)",
+    "train": "z inferred from each training window, occluded at its own and its drawn "
+             "labels (the paper's second option): that window's normal pattern "
+             "regenerated with the drawn anomalies",
+    "train_paste": "as train, then the training window's own values kept on steps "
+                   "labelled in neither vector: only the drawn anomalies (and the removed "
+                   "real ones) are generated"}
 THRESHOLD_FROM = {
     "real_train": "each detector's own, chosen on the framework's training data; in "
                   "T(R+S)TR on its real part only (the fitted detector's scores on the "
@@ -93,6 +102,7 @@ CLASS_WEIGHT_FROM = ("fit_data", "real_train", "real_part")
 # settings added after runs were saved, with the value those runs ran under: a saved run
 # without the key (nested keys: within its section) matches a config that has this value
 ADDED_SETTINGS = {"detector_steps": "fixed", "extra_train": [], "holdout_frac": 0.2,
+                  "cgats_from": "prior",
                   "class_weight_from": "fit_data",
                   "model": {"marginal": "identity", "noise": "gaussian",
                             "label_temperature": False},
@@ -122,6 +132,10 @@ class FrameworksConfig(DetectorSettings):
     # "train": the training windows' own label vectors (the real count and rate);
     # "matched": the real share of anomalous windows, each drawn from the label model
     synthetic_labels: str = "label_model"
+    # where C-GATS's z comes from (CGATS_FROM): "prior" (generated windows, the default)
+    # or "train" / "train_paste" (the training windows' own z: anomalies inserted into
+    # real windows, one per training window, at the drawn labels)
+    cgats_from: str = "prior"
     # where T(R+S)TR's threshold comes from: "real_train" (the headline: the real training
     # series, like TRTR's, so a source changes the scores and not the operating point) or
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
@@ -174,6 +188,9 @@ def check_config(config: FrameworksConfig) -> None:
         raise InputError("--config.synthetic_labels",
                          f"must be one of {', '.join(SYNTHETIC_LABELS)}, "
                          f"got {config.synthetic_labels!r}")
+    if config.cgats_from not in CGATS_FROM:
+        raise InputError("--config.cgats_from", f"must be one of {', '.join(CGATS_FROM)}, "
+                                                f"got {config.cgats_from!r}")
     if config.class_weight_from not in CLASS_WEIGHT_FROM:
         raise InputError("--config.class_weight_from",
                          f"must be one of {', '.join(CLASS_WEIGHT_FROM)}, "
@@ -227,9 +244,12 @@ class SourceKeys(NamedTuple):
     unused: jax.Array
 
 
-def generate_in_chunks(generate, key: jax.Array, labels_bt: np.ndarray) -> np.ndarray:
-    """``generate(key, labels)`` in chunks of :data:`GENERATE_CHUNK` label vectors."""
-    chunks = [np.asarray(generate(jax.random.fold_in(key, i), labels_bt[s:s + GENERATE_CHUNK]))
+def generate_in_chunks(generate, key: jax.Array, labels_bt: np.ndarray,
+                       *given: np.ndarray) -> np.ndarray:
+    """``generate(key, labels, *given)`` in chunks of :data:`GENERATE_CHUNK` label vectors
+    (each of ``given``, e.g. series ``[B, T, C]``, cut into the same rows)."""
+    chunks = [np.asarray(generate(jax.random.fold_in(key, i), labels_bt[s:s + GENERATE_CHUNK],
+                                  *(g[s:s + GENERATE_CHUNK] for g in given)))
               for i, s in enumerate(range(0, len(labels_bt), GENERATE_CHUNK))]
     return np.concatenate(chunks).astype(np.float32)
 
@@ -278,9 +298,16 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
     sample = samplers(config, states)
     labels = synthetic_labels(config.synthetic_labels, states["cgats"], keys.labels,
                               train.y_bt)
+    given = ()
+    if config.cgats_from != "prior" and "cgats" in wanted:  # C-GATS on the training windows
+        temperature = None if config.temperature == -1 else config.temperature
+        sample["cgats"] = lambda key, labels_bt, x_btc, y_bt: cgats.insert_anomalies(
+            states["cgats"], key, x_btc, y_bt, labels_bt,
+            paste=config.cgats_from == "train_paste", temperature=temperature)
+        given = (train.x_btc, train.y_bt)
     for name in sorted(wanted):
-        x = stage(f"generate {name}",
-                  lambda name=name: generate_in_chunks(sample[name], keys.generate, labels))
+        x = stage(f"generate {name}", lambda name=name: generate_in_chunks(
+            sample[name], keys.generate, labels, *(given if name == "cgats" else ())))
         out[name] = Labelled(x, np.asarray(labels, np.float32))
     return out
 
@@ -447,6 +474,8 @@ def _threshold_note(config: FrameworksConfig) -> str:
     elif config.class_weight_from == "real_part":
         steps += ("; RobustTAD's class weight from the real training labels (in TSTR, "
                   "which has none, from its own)")
+    if config.cgats_from != "prior":
+        steps += f"; C-GATS's set: {CGATS_FROM[config.cgats_from]}"
     if config.threshold_from == "real_train":
         return ("thresholds from each framework's training data, in T(R+S)TR from its real "
                 "part (the detector's scores on the real training series, as in TRTR)" + steps)

@@ -674,6 +674,29 @@ def generate(state: CGATSState, key, labels_bt, *, z_bd=None, a_bd=None,
     return _from_model_space(state, x)
 
 
+def insert_anomalies(state: CGATSState, key, x_btc, y_bt, labels_bt, *, paste: bool = False,
+                     temperature: float | None = None) -> np.ndarray:
+    """Given series ``x_btc [B, T, C]`` (their own labels ``y_bt [B, T]``) regenerated
+    with anomalies at ``labels_bt [B, T]``: the paper's second source of z (Sec. 3,
+    "from a latent distribution produced by θ* when given an occluded version of any
+    normal or anomalous TS"). z ~ q(z | X̃) with X̃ each series occluded at its own and
+    its new labels (neither anomaly reaches z), then :func:`generate` with that z at
+    ``temperature``. ``paste=True`` keeps the given values on steps labelled in neither
+    vector, so only the steps of the new anomalies (and of the removed old ones) are
+    generated. Returns ``[B, T, C]`` in data space."""
+    x = np.asarray(x_btc, np.float32)
+    y_own = check_label_vectors(y_bt, state.config.seq_len, source="y_bt")
+    y_new = check_label_vectors(labels_bt, state.config.seq_len, source="labels_bt")
+    if x.shape[:2] != y_own.shape or y_own.shape != y_new.shape:
+        raise InputError("x_btc", f"series {x.shape}, own labels {y_own.shape} and new labels "
+                                  f"{y_new.shape} must agree in [B, T]")
+    occluded_at = np.maximum(y_own, y_new)
+    kz, kg = jax.random.split(key)
+    z = encode(state, kz, x, occluded_at)
+    out = generate(state, kg, y_new, z_bd=z, temperature=temperature)
+    return np.where(occluded_at[..., None] > 0, out, x) if paste else out
+
+
 def _sample(params, c: CGATSConfig, z, y, a, noise, temperature, label_temperature=None):
     """Generation: ancestral sampling for the autoregressive decoder, else the
     decoder's mean plus a temperature times its per-step noise (``noise``: N(0, 1)
