@@ -7,7 +7,8 @@
 Data and split: :mod:`experiments.frameworks_sines` (run 0's scaled 80:20 split by
 series). Stage 1 is trained once; each decoder of ``decoders`` trains its stage 2
 from it (same keys) and generates, at each sampling ``temperature``, one synthetic
-set for the training windows' own label vectors. Per (decoder, temperature):
+set of whole windows (z from the fitted prior; ``cgats_from`` does not apply here) for
+the training windows' own label vectors. Per (decoder, temperature):
 
 * the temperature ``-1`` stands for the one C-GATS calibrated on the training windows
   (:func:`~jtsgen.models.cgats.calibrate_temperature`);

@@ -79,13 +79,14 @@ SYNTHETIC_LABELS = {
                "label vectors drawn from C-GATS's label model; the rest all-normal"}
 CGATS_FROM = {
     "prior": "z drawn from the fitted prior: whole windows generated (the paper's first "
-             "option)",
+             "option; the rule of runs saved before 2026-12-05)",
     "train": "z inferred from each training window, occluded at its own and its drawn "
              "labels (the paper's second option): that window's normal pattern "
              "regenerated with the drawn anomalies",
-    "train_paste": "as train, then the training window's own values kept on steps "
-                   "labelled in neither vector: only the drawn anomalies (and the removed "
-                   "real ones) are generated"}
+    "train_paste": "z inferred from each training window (occluded at its own and its "
+                   "drawn labels) and that window's own values kept on the steps labelled "
+                   "in neither vector: C-GATS's anomalies inserted into real windows at "
+                   "the drawn labels"}
 THRESHOLD_FROM = {
     "real_train": "each detector's own, chosen on the framework's training data; in "
                   "T(R+S)TR on its real part only (the fitted detector's scores on the "
@@ -132,10 +133,12 @@ class FrameworksConfig(DetectorSettings):
     # "train": the training windows' own label vectors (the real count and rate);
     # "matched": the real share of anomalous windows, each drawn from the label model
     synthetic_labels: str = "label_model"
-    # where C-GATS's z comes from (CGATS_FROM): "prior" (generated windows, the default)
-    # or "train" / "train_paste" (the training windows' own z: anomalies inserted into
-    # real windows, one per training window, at the drawn labels)
-    cgats_from: str = "prior"
+    # where C-GATS's z comes from (CGATS_FROM): "train_paste" (the default since
+    # 2026-12-05: each training window's own z, its values kept off the labelled steps,
+    # so C-GATS's anomalies are inserted into real windows at the drawn labels), "train"
+    # (the same z, the whole window regenerated) or "prior" (whole windows generated from
+    # the fitted prior: runs saved before 2026-12-05)
+    cgats_from: str = "train_paste"
     # where T(R+S)TR's threshold comes from: "real_train" (the headline: the real training
     # series, like TRTR's, so a source changes the scores and not the operating point) or
     # "fit_data" (real + synthetic; reported beside it as f1_threshold_fit_data)
