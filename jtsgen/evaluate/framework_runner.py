@@ -270,10 +270,15 @@ def samplers(config: FrameworksConfig, states: dict) -> dict[str, Callable]:
     sample = {name: functools.partial(generators.generate, name, state)
               for name, state in states.items()}
     if "cgats" in states:
-        temperature = None if config.temperature == -1 else config.temperature
         sample["cgats"] = functools.partial(cgats.generate, states["cgats"],
-                                            temperature=temperature)
+                                            temperature=cgats_temperature(config))
     return sample
+
+
+def cgats_temperature(config: FrameworksConfig) -> float | None:
+    """C-GATS's sampling temperature for ``cgats.generate``: None (its calibrated one)
+    for ``config.temperature == -1``."""
+    return None if config.temperature == -1 else config.temperature
 
 
 def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str], keys: SourceKeys,
@@ -303,10 +308,9 @@ def synthetic_sets(config: FrameworksConfig, train: Labelled, sources: set[str],
                               train.y_bt)
     given = ()
     if config.cgats_from != "prior" and "cgats" in wanted:  # C-GATS on the training windows
-        temperature = None if config.temperature == -1 else config.temperature
         sample["cgats"] = lambda key, labels_bt, x_btc, y_bt: cgats.insert_anomalies(
             states["cgats"], key, x_btc, y_bt, labels_bt,
-            paste=config.cgats_from == "train_paste", temperature=temperature)
+            paste=config.cgats_from == "train_paste", temperature=cgats_temperature(config))
         given = (train.x_btc, train.y_bt)
     for name in sorted(wanted):
         x = stage(f"generate {name}", lambda name=name: generate_in_chunks(
