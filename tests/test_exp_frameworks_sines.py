@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from experiments import frameworks_sines
+from experiments import frameworks_sines, ranking_check
 from experiments.common import main
 from jtsgen.evaluate import framework_runner
 from jtsgen.evaluate.frameworks import FRAMEWORKS
@@ -67,6 +67,15 @@ def test_smoke_run_fills_both_tables(tmp_path):
     assert (tmp_path / "runs" / "run0.json").is_file()
     again = frameworks_sines.run(cfg, tmp_path)
     assert json.dumps(again["rows"]) == json.dumps(results["rows"])  # NaN-safe
+
+    # the ranking check refits each detector as in TRTR and ranks the test part and
+    # every generator's set by AUC
+    ranked = ranking_check.run(tmp_path)
+    assert list(ranked) == [0] and list(ranked[0]) == list(cfg.detectors)
+    for row in ranked[0].values():
+        assert list(row) == ["real test", "cgats", "cvae"]
+        assert all(0.0 <= v <= 1.0 for v in row.values())
+    assert "| SR-CNN |" in (tmp_path / "ranking.md").read_text()
 
 
 def test_profiles_and_bad_overrides(tmp_path):
