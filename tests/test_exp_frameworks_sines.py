@@ -76,6 +76,8 @@ def test_smoke_run_fills_both_tables(tmp_path):
         assert list(row) == ["real test", "cgats", "cvae"]
         assert all(0.0 <= v <= 1.0 for v in row.values())
     assert "| SR-CNN |" in (tmp_path / "ranking.md").read_text()
+    saved = json.loads((tmp_path / "ranking.json").read_text())  # the very TRTR detectors
+    assert saved["trtr_cell_reproduced"] == {"0": {"case2": True, "sr_cnn": True}}
 
 
 def test_profiles_and_bad_overrides(tmp_path):
