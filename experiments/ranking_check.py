@@ -68,8 +68,9 @@ def step_auc(scores, y) -> float:
     return float(roc_auc_score(t, s))
 
 
-def experiment_of(saved: dict):
-    """The experiment module a saved ``config.json`` belongs to, told by its own keys."""
+def experiment_of(saved: dict, path: Path):
+    """The experiment module the ``config.json`` at ``path`` (``saved``) belongs to, told by
+    its own keys."""
     from experiments import cgats_kpi, frameworks_nab, frameworks_sines
 
     if "subsets" in saved:
@@ -78,8 +79,8 @@ def experiment_of(saved: dict):
         return cgats_kpi
     if "n_series" in saved:
         return frameworks_sines
-    raise InputError("config.json", "is not a frameworks_sines, cgats_kpi or frameworks_nab "
-                                    "experiment's config")
+    raise InputError(str(path), "is not a frameworks_sines, cgats_kpi or frameworks_nab "
+                                "experiment's config")
 
 
 def load_config(workdir: Path):
@@ -89,12 +90,12 @@ def load_config(workdir: Path):
     if not path.is_file():
         raise InputError(str(path), "not found: WORKDIR must hold a finished experiment")
     saved = json.loads(path.read_text())
-    module = experiment_of(saved)
+    module = experiment_of(saved, path)
     like = json.loads(json.dumps(to_dict(module.get_config("quick"))))
     config = from_dict(module.Config, with_added_settings(saved, like, ADDED_SETTINGS))
     if config.threshold_from == "real_holdout":
-        raise InputError("config.json", "threshold_from='real_holdout' runs fit on part of "
-                                        "the training windows; not supported here")
+        raise InputError(str(path), "threshold_from='real_holdout' runs fit on part of the "
+                                    "training windows; not supported here")
     if module.__name__.endswith("frameworks_sines"):
         data = module.make_data(config)
         return module, config, lambda run: module.split(config, data, run)
@@ -131,7 +132,10 @@ def rank_run(config, train: Labelled, test: Labelled, run: int,
 def reproduced(workdir: Path, run: int, oracles: dict[str, float]) -> dict[str, bool]:
     """Per detector: whether the refit's test-oracle F1 equals the saved TRTR cell's (to
     1e-4), i.e. the ranking is of the very detector the run's TRTR cell tested."""
-    saved = json.loads((workdir / "runs" / f"run{run}.json").read_text())["result"]["cells"]
+    path = workdir / "runs" / f"run{run}.json"
+    if not path.is_file():
+        raise InputError(str(path), f"not found: run {run} has not finished in this experiment")
+    saved = json.loads(path.read_text())["result"]["cells"]
     trtr = {c["detector"]: c["f1_test_oracle"] for c in saved if c["framework"] == "TRTR"}
     return {det: bool(det in trtr and abs(trtr[det] - f1) <= 1e-4)
             for det, f1 in oracles.items()}

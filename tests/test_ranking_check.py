@@ -38,3 +38,5 @@ def test_bad_work_directories_are_named(tmp_path, capsys):
     with pytest.raises(SystemExit):
         ranking_check.main([str(tmp_path), "--runs", "one"])
     assert "--runs: must be comma-separated integers" in capsys.readouterr().err
+    with pytest.raises(InputError, match="run 3 has not finished"):
+        ranking_check.reproduced(tmp_path, 3, {"case2": 0.5})
