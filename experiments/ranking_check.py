@@ -29,7 +29,6 @@ import json
 import sys
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from jtsgen.config import (
@@ -46,6 +45,7 @@ from jtsgen.evaluate.framework_runner import (
     ADDED_SETTINGS,
     GENERATORS,
     detector_fit,
+    detector_key,
     detector_plan,
     source_keys,
     synthetic_sets,
@@ -108,7 +108,6 @@ def rank_run(config, train: Labelled, test: Labelled, run: int,
     """``({detector: {"real test": auc, generator: auc, ...}}, {detector: test-oracle
     F1})`` for run ``run``; the second, the TRTR cell's ``f1_test_oracle`` when the
     refit is that cell's detector (NaN for a detector without scores)."""
-    run_key = jax.random.fold_in(jax.random.key(config.seed), run)
     wanted = set(config.augmentations) & set(GENERATORS)
     if wanted and not checkpoint_dir.is_dir():
         raise InputError(str(checkpoint_dir), "no generator checkpoints for this run")
@@ -118,7 +117,7 @@ def rank_run(config, train: Labelled, test: Labelled, run: int,
     aucs, oracles = {}, {}
     for d, (det, _) in enumerate(detector_plan(config)):
         fitted = detector_fit(config, det, train, "TRTR")(
-            jax.random.fold_in(run_key, d), train.x_btc, train.y_bt)
+            detector_key(config.seed, run, d), train.x_btc, train.y_bt)
         if not hasattr(fitted, "score"):  # a rule without scores: nothing to rank
             aucs[det] = dict.fromkeys(sets, float("nan"))
             oracles[det] = float("nan")

@@ -257,6 +257,12 @@ def generate_in_chunks(generate, key: jax.Array, labels_bt: np.ndarray,
     return np.concatenate(chunks).astype(np.float32)
 
 
+def detector_key(seed: int, run: int, index: int) -> jax.Array:
+    """The key of the ``index``-th detector of :func:`detector_plan` in run ``run``: every
+    framework and source of that detector fits with it (so their cells pair)."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), run), index)
+
+
 def source_keys(seed: int, run: int) -> SourceKeys:
     """The keys :func:`synthetic_sets` gets in run ``run`` of an experiment with ``seed``
     (so ``jtsgen fit`` trains the generators that :func:`run_all`'s run 0 resumes)."""
@@ -366,7 +372,6 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
     Stages: those of :func:`synthetic_sets`, and ``detector NAME`` per detector (its
     fits and test scores in every framework and source).
     """
-    run_key = jax.random.fold_in(jax.random.key(config.seed), run)
     holdout = None
     if config.threshold_from == "real_holdout":  # nothing below fits on the held-out part
         train, holdout = holdout_split(train, config.holdout_frac, seed=config.seed + run)
@@ -376,7 +381,7 @@ def run_once(config: FrameworksConfig, train: Labelled, test: Labelled, run: int
                            checkpoint_dir, progress=progress, stage=stage)
     cells = []
     for d, (det, pairs) in enumerate(plan):
-        det_key = jax.random.fold_in(run_key, d)
+        det_key = detector_key(config.seed, run, d)
 
         def every_framework(det=det, det_key=det_key, pairs=pairs):
             out = []
